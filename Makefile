@@ -33,6 +33,9 @@ test: install
 test-slow: install
 	cd nbs && ../$(BIN)/nbdev_test --n_workers 1 --flags slow --timing
 
+bench: install
+	$(BIN)/python bench/run_all.py --out outputs/bench
+
 export: install
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
 

@@ -1,0 +1,69 @@
+"""Run every benchmark in bench/ and write one table of their figures and side-by-side ratios.
+
+Each benchmark script prints, as its last JSON line, an object like {"bench": name, "ratio": x, ...}.
+Usage: python bench/run_all.py [--out outputs/bench] [--only NAME ...]
+Writes <out>/bench.md and <out>/bench.json, with the machine they ran on.
+"""
+import argparse, json, os, platform, subprocess, sys, time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SKIP = {'run_all.py', 'gpu_check.py'}  # gpu_check needs a GPU and is run by hand
+
+
+def machine() -> dict:
+    info = {'platform': platform.platform(), 'python': platform.python_version(), 'cpu_count': os.cpu_count(),
+            'processor': platform.processor() or platform.machine()}
+    try:
+        import torch
+        info['torch'] = torch.__version__
+        info['cuda'] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        info['torch_threads'] = torch.get_num_threads()
+    except ImportError:
+        pass
+    return info
+
+
+def last_json(text: str):
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith('{') and line.endswith('}'):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                continue
+    return None
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--out', default='outputs/bench')
+    p.add_argument('--only', nargs='*')
+    a = p.parse_args(argv)
+    scripts = sorted(s for s in HERE.glob('*.py') if s.name not in SKIP and (not a.only or s.stem in a.only))
+    rows = []
+    for s in scripts:
+        print(f'== {s.name}', flush=True)
+        t0 = time.time()
+        r = subprocess.run([sys.executable, str(s)], capture_output=True, text=True)
+        sys.stdout.write(r.stdout[-4000:])
+        res = last_json(r.stdout) if r.returncode == 0 else None
+        rows.append({'script': s.name, 'ok': res is not None, 'seconds': round(time.time() - t0, 1),
+                     **(res or {'error': (r.stderr.strip().splitlines() or ['no JSON result line'])[-1]})})
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = {'machine': machine(), 'date': time.strftime('%Y-%m-%d %H:%M:%S'), 'benchmarks': rows}
+    (out / 'bench.json').write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding='utf-8')
+    keys = sorted({k for r in rows for k in r} - {'script', 'bench', 'ratio', 'ok', 'seconds', 'error'})
+    lines = ['# Benchmarks', '', f"Machine: {result['machine']}", '', '| script | bench | ratio | ' + ' | '.join(keys) + ' | seconds |',
+             '|---' * (len(keys) + 4) + '|']
+    for r in rows:
+        lines.append(f"| {r['script']} | {r.get('bench', r.get('error', ''))} | {r.get('ratio', '')} | "
+                     + ' | '.join(str(r.get(k, '')) for k in keys) + f" | {r['seconds']} |")
+    (out / 'bench.md').write_text('\n'.join(lines) + '\n', encoding='utf-8')
+    print('\n'.join(lines))
+    return 0 if all(r['ok'] for r in rows) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
