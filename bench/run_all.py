@@ -1,7 +1,7 @@
 """Run every benchmark in bench/ and write one table of their figures and side-by-side ratios.
 
 Each benchmark script prints, as its last JSON line, an object like {"bench": name, "ratio": x, ...}.
-Usage: python bench/run_all.py [--out outputs/bench] [--only NAME ...]
+Usage: python bench/run_all.py [--out outputs/bench] [--only NAME ...] [--extra '--model tiny']
 Writes <out>/bench.md and <out>/bench.json, with the machine they ran on.
 """
 import argparse, json, os, platform, subprocess, sys, time
@@ -39,20 +39,21 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--out', default='outputs/bench')
     p.add_argument('--only', nargs='*')
+    p.add_argument('--extra', default='', help="arguments given to every benchmark, e.g. '--model tiny' for a quick check")
     a = p.parse_args(argv)
     scripts = sorted(s for s in HERE.glob('*.py') if s.name not in SKIP and (not a.only or s.stem in a.only))
     rows = []
     for s in scripts:
         print(f'== {s.name}', flush=True)
         t0 = time.time()
-        r = subprocess.run([sys.executable, str(s)], capture_output=True, text=True)
+        r = subprocess.run([sys.executable, str(s), *a.extra.split()], capture_output=True, text=True)
         sys.stdout.write(r.stdout[-4000:])
         res = last_json(r.stdout) if r.returncode == 0 else None
         rows.append({'script': s.name, 'ok': res is not None, 'seconds': round(time.time() - t0, 1),
                      **(res or {'error': (r.stderr.strip().splitlines() or ['no JSON result line'])[-1]})})
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    result = {'machine': machine(), 'date': time.strftime('%Y-%m-%d %H:%M:%S'), 'benchmarks': rows}
+    result = {'machine': machine(), 'date': time.strftime('%Y-%m-%d %H:%M:%S'), 'extra_args': a.extra, 'benchmarks': rows}
     (out / 'bench.json').write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding='utf-8')
     keys = sorted({k for r in rows for k in r} - {'script', 'bench', 'ratio', 'ok', 'seconds', 'error'})
     lines = ['# Benchmarks', '', f"Machine: {result['machine']}", '', '| script | bench | ratio | ' + ' | '.join(keys) + ' | seconds |',

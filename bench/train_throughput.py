@@ -1,6 +1,7 @@
 """Loss-bearing tokens/s of style_tune's default CPU recipe vs the seed's recipe, same model and data, one run.
 
-ours: fp32, no gradient checkpointing, each batch padded to its longest sample, samples grouped by length.
+ours: the CPU defaults of style_tune.train (bf16 autocast on CPUs with AMX, else fp32; no gradient checkpointing), each
+      batch padded to its longest sample, samples grouped by length.
 seed: every sample padded to max length, no packing, trl's defaults (bf16 autocast + gradient checkpointing).
 
 Each recipe runs in its own subprocess (so peak memory is its own); both see the same records in the same process
