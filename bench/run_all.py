@@ -1,6 +1,7 @@
 """Run every benchmark in bench/ and write one table of their figures and side-by-side ratios.
 
-Each benchmark script prints, as its last JSON line, an object like {"bench": name, "ratio": x, ...}.
+Each benchmark script prints, as its last JSON line, an object like {"bench": name, "ratio": x, ...}; one that compares
+recipes (train_throughput: speed and peak memory of ours, the seed and TRL defaults) adds "recipes", shown side by side.
 Usage: python bench/run_all.py [--out outputs/bench] [--only NAME ...] [--extra '--model tiny']
 Writes <out>/bench.md and <out>/bench.json, with the machine they ran on.
 """
@@ -35,6 +36,24 @@ def last_json(text: str):
     return None
 
 
+RECIPE_COLS = ('tokens_per_s', 'cpu_tokens_per_s', 'peak_mem_mib', 'memory', 'loss_tokens', 'seconds', 'bf16',
+               'gradient_checkpointing', 'chunked_loss')
+
+
+def recipe_table(r: dict) -> list[str]:
+    "A markdown table of one benchmark's recipes side by side, with each recipe's ratios to the first one."
+    recs = r['recipes']
+    first = next(iter(recs))
+    head = f"### {r['script']}: recipes side by side ({', '.join(f'{k}={r[k]}' for k in ('model', 'data', 'batch', 'max_len', 'steps') if k in r)})"
+    lines = [head, '', '| recipe | ' + ' | '.join(RECIPE_COLS) + f' | {first}/recipe tokens/s | {first}/recipe peak memory |', '|---' * (len(RECIPE_COLS) + 3) + '|']
+    for name, x in recs.items():
+        speed = recs[first]['tokens_per_s'] / x['tokens_per_s'] if x.get('tokens_per_s') else None
+        mem = recs[first]['peak_mem_mib'] / x['peak_mem_mib'] if x.get('peak_mem_mib') else None
+        lines.append(f'| {name} | ' + ' | '.join(str(x.get(c, '')) for c in RECIPE_COLS)
+                     + f" | {'' if speed is None else f'{speed:.2f}x'} | {'' if mem is None else f'{mem:.2f}x'} |")
+    return lines
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--out', default='outputs/bench')
@@ -55,12 +74,14 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     result = {'machine': machine(), 'date': time.strftime('%Y-%m-%d %H:%M:%S'), 'extra_args': a.extra, 'benchmarks': rows}
     (out / 'bench.json').write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding='utf-8')
-    keys = sorted({k for r in rows for k in r} - {'script', 'bench', 'ratio', 'ok', 'seconds', 'error'})
+    keys = sorted({k for r in rows for k, v in r.items() if not isinstance(v, dict)} - {'script', 'bench', 'ratio', 'ok', 'seconds', 'error'})
     lines = ['# Benchmarks', '', f"Machine: {result['machine']}", '', '| script | bench | ratio | ' + ' | '.join(keys) + ' | seconds |',
              '|---' * (len(keys) + 4) + '|']
     for r in rows:
         lines.append(f"| {r['script']} | {r.get('bench', r.get('error', ''))} | {r.get('ratio', '')} | "
                      + ' | '.join(str(r.get(k, '')) for k in keys) + f" | {r['seconds']} |")
+    for r in rows:  # benchmarks that compare recipes (e.g. train_throughput) get their own side-by-side table
+        if isinstance(r.get('recipes'), dict): lines += ['', *recipe_table(r)]
     (out / 'bench.md').write_text('\n'.join(lines) + '\n', encoding='utf-8')
     print('\n'.join(lines))
     return 0 if all(r['ok'] for r in rows) else 1

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 # %% auto #0
-__all__ = ['PRIVACY_ENV', 'CHATML_TEMPLATE', 'NetworkForbidden', 'forbid_network', 'atomic_write', 'remove_stale_temps',
+__all__ = ['PRIVACY_ENV', 'STYLE_TUNE_MARKER', 'CHATML_TEMPLATE', 'NetworkForbidden', 'atomic_write', 'remove_stale_temps',
            'dumps_json', 'write_json', 'write_jsonl', 'read_jsonl', 'sha256_bytes', 'sha256_file', 'private_dir',
-           'ConfigError', 'validate_config', 'load_yaml', 'pick_device', 'seed_everything', 'hardware_info',
-           'make_tiny_tokenizer', 'make_tiny_model']
+           'made_by_style_tune', 'replace_folder', 'forbid_network', 'can_unshare_network', 'run_without_network',
+           'ConfigError', 'validate_config', 'load_yaml', 'write_yaml', 'pick_device', 'seed_everything',
+           'hardware_info', 'make_tiny_tokenizer', 'make_tiny_model']
 
 # %% ../nbs/90_core.ipynb #93f10697
 PRIVACY_ENV = {
@@ -25,42 +26,20 @@ for _k, _v in PRIVACY_ENV.items(): os.environ.setdefault(_k, _v)
 class NetworkForbidden(ConnectionError):
     "Raised by the network guard when code tries to reach a non-local address."
 
-def _is_local_host(host) -> bool:
-    import ipaddress
-    if host is None: return True
-    if isinstance(host, bytes): host = host.decode()
-    host = str(host).strip('[]')
-    if host in ('localhost', 'localhost.localdomain', '') : return True
-    try: return ipaddress.ip_address(host.split('%')[0]).is_loopback
-    except ValueError: return False
-
-_guard_state = {}
-
-def forbid_network(on:bool=True):
-    "Install (or remove) a guard that refuses every connection and name lookup except loopback and local sockets."
-    import socket
-    if on and not _guard_state:
-        orig = {'connect': socket.socket.connect, 'connect_ex': socket.socket.connect_ex,
-                'getaddrinfo': socket.getaddrinfo, 'create_connection': socket.create_connection}
-        def check(sock, address):
-            if getattr(sock, 'family', None) == getattr(socket, 'AF_UNIX', object()): return
-            host = address[0] if isinstance(address, tuple) else address
-            if not _is_local_host(host): raise NetworkForbidden(f'network access to {address!r} is forbidden: style_tune keeps everything on this machine')
-        def connect(self, address): check(self, address); return orig['connect'](self, address)
-        def connect_ex(self, address): check(self, address); return orig['connect_ex'](self, address)
-        def getaddrinfo(host, *a, **k):
-            if not _is_local_host(host): raise NetworkForbidden(f'name lookup of {host!r} is forbidden: style_tune keeps everything on this machine')
-            return orig['getaddrinfo'](host, *a, **k)
-        socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, connect_ex, getaddrinfo
-        _guard_state.update(orig)
-    elif not on and _guard_state:
-        socket.socket.connect, socket.socket.connect_ex = _guard_state['connect'], _guard_state['connect_ex']
-        socket.getaddrinfo = _guard_state['getaddrinfo']
-        _guard_state.clear()
-
-if os.environ.get('STYLE_TUNE_NO_NETWORK') == '1': forbid_network()
 
 # %% ../nbs/90_core.ipynb #f6b9d53c
+_replaces_done = 0
+
+def _kill_hook():
+    "Test hook: with env `STYLE_TUNE_KILL_AT_WRITE=N`, SIGKILL this process just before its N-th `atomic_write` rename."
+    global _replaces_done
+    at = os.environ.get('STYLE_TUNE_KILL_AT_WRITE')
+    if not at: return
+    _replaces_done += 1
+    if _replaces_done == int(at):
+        import signal
+        os.kill(os.getpid(), signal.SIGKILL)
+
 def atomic_write(path, # file to write
                  data:str|bytes, # content; `str` is written as UTF-8
                 ) -> Path:
@@ -72,13 +51,13 @@ def atomic_write(path, # file to write
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(raw); f.flush(); os.fsync(f.fileno())
+        _kill_hook()
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
         raise
     return path
 
-#| export
 def remove_stale_temps(folder, # a folder `atomic_write` writes into
                       ) -> int:
     "Delete temporary files that a killed `atomic_write` left in `folder`; returns how many."
@@ -124,14 +103,236 @@ def sha256_file(path, # file to hash
     return h.hexdigest()
 
 # %% ../nbs/90_core.ipynb #b4218f94
+STYLE_TUNE_MARKER = '.style_tune'
+
 def private_dir(path, # folder to create (with parents)
                ) -> Path:
-    "Create `path` readable only by the current user (0700): it will hold personal text or weights."
+    "Create the missing folders of `path` readable only by the current user (0700), each with a `.style_tune` marker."
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    try: os.chmod(path, 0o700)
-    except OSError: pass  # e.g. a mount that ignores modes
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p: break
+        p = p.parent
+    for p in reversed(missing):
+        try: os.mkdir(p, 0o700)
+        except FileExistsError: continue  # created meanwhile by someone else: not ours, leave it as it is
+        try: os.chmod(p, 0o700)  # the umask may have taken bits away; it never adds any
+        except OSError: pass  # e.g. a mount that ignores modes
+        (p/STYLE_TUNE_MARKER).touch()
+    if not path.is_dir(): raise NotADirectoryError(f'{path} exists and is not a folder')
     return path
+
+def made_by_style_tune(path, # a folder
+                      ) -> bool:
+    "Does `path` exist as a folder carrying the `.style_tune` marker, i.e. did style_tune create it?"
+    path = Path(path)
+    return path.is_dir() and (path/STYLE_TUNE_MARKER).is_file()
+
+
+# %% ../nbs/90_core.ipynb #862766bf
+import contextlib, errno, shutil, stat, sys
+
+def _exchange(a, b) -> bool:
+    "Atomically swap the folders `a` and `b` (Linux `renameat2` with RENAME_EXCHANGE); False where that is unsupported."
+    if not sys.platform.startswith('linux'): return False
+    import ctypes
+    f = getattr(ctypes.CDLL(None, use_errno=True), 'renameat2', None)
+    if f is None: return False  # glibc < 2.28
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    if f(AT_FDCWD, os.fsencode(str(a)), AT_FDCWD, os.fsencode(str(b)), RENAME_EXCHANGE) == 0: return True
+    e = ctypes.get_errno()
+    if e in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP): return False
+    raise OSError(e, os.strerror(e), str(a))
+
+def _link_or_copy(src, dst):
+    try: os.link(src, dst)
+    except OSError: shutil.copy2(src, dst)
+
+@contextlib.contextmanager
+def replace_folder(dest, # the folder to (re)fill; its old content stays whole until the block succeeds
+                   carry_over:bool=True, # keep the old folder's files that the block did not write (a user's own files)
+                  ):
+    "Yield an empty staging folder; on success swap it in as `dest` atomically: readers see all old or all new files."
+    dest = Path(dest)
+    if dest.is_symlink(): dest = dest.resolve()
+    parent = private_dir(dest.parent)
+    prefix, old_prefix = f'.{dest.name}.new-', f'.{dest.name}.old-'
+    ours = lambda p: p.is_dir() and not p.is_symlink() and p.stat().st_uid == os.getuid()
+    for p in parent.glob(old_prefix + '*'):  # the fallback was killed between its two renames: put the old set back
+        if ours(p): os.rename(p, dest) if not dest.exists() else shutil.rmtree(p, ignore_errors=True)
+    for p in parent.glob(prefix + '*'):  # a killed run's half-filled staging folder, or its old set after the swap
+        if ours(p): shutil.rmtree(p, ignore_errors=True)
+    stage = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    (stage/STYLE_TUNE_MARKER).touch()
+    try:
+        yield stage
+        if dest.is_dir():  # the folder keeps its mode, and its marker only if it had one
+            os.chmod(stage, stat.S_IMODE(dest.stat().st_mode))
+            if not made_by_style_tune(dest): (stage/STYLE_TUNE_MARKER).unlink()
+        if dest.is_dir() and carry_over:
+            written = [q.name for q in stage.iterdir()]
+            for p in dest.iterdir():  # carry over what this run did not write (a user's own files stay), but not
+                q = stage/p.name        # the temporary files a killed `atomic_write` of a written file left
+                if q.exists() or p.name == STYLE_TUNE_MARKER or any(p.name.startswith(f'.{n}.') and p.name.endswith('.tmp') for n in written): continue
+                if p.is_dir() and not p.is_symlink(): shutil.copytree(p, q, symlinks=True, copy_function=_link_or_copy)
+                elif p.is_symlink(): os.symlink(os.readlink(p), q)
+                else: _link_or_copy(p, q)
+        _kill_hook()  # a test may kill here, at the commit point
+        if not dest.exists(): os.rename(stage, dest)
+        elif _exchange(stage, dest): shutil.rmtree(stage, ignore_errors=True)
+        else:
+            old = Path(tempfile.mkdtemp(prefix=old_prefix, dir=parent)); os.rmdir(old)
+            os.rename(dest, old); os.rename(stage, dest); shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+# %% ../nbs/90_core.ipynb #9a2ad86a
+def _env_wants_guard(value, # the value of `STYLE_TUNE_NO_NETWORK`, or None when unset
+                    ) -> bool:
+    "Does this value of `STYLE_TUNE_NO_NETWORK` ask for the guard? Anything but unset, empty, 0, false, no or off does."
+    return value is not None and value.strip().lower() not in ('', '0', 'false', 'no', 'off')
+
+def _is_local_host(host, # a host name, an IP address (str or bytes) or None
+                  ) -> bool:
+    "Does `host` name this machine's loopback (so talking to it never leaves the machine)?"
+    import ipaddress
+    if host is None: return True
+    if isinstance(host, (bytes, bytearray)): host = bytes(host).decode('ascii', 'replace')
+    host = str(host).strip('[]').lower()
+    if host in ('localhost', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback', '') or host.endswith('.localhost'): return True
+    try: ip = ipaddress.ip_address(host.split('%')[0])
+    except ValueError: return False
+    return (getattr(ip, 'ipv4_mapped', None) or ip).is_loopback
+
+def _netguard(error=ConnectionError, # the exception class a refused attempt raises
+             ) -> dict:
+    "This process's network guard state `{'on': bool, 'error': cls}`; the audit hook is added on the first call."
+    import sys, os, json, time, _socket
+    state = getattr(sys, '_style_tune_netguard', None)  # shared by every copy of this code in the process
+    if state is not None: state['error'] = error; return state
+    state = {'on': False, 'error': error}
+    unchecked = {getattr(_socket, n) for n in ('AF_UNIX', 'AF_NETLINK') if hasattr(_socket, n)}  # never leave the machine
+    inet = {getattr(_socket, n) for n in ('AF_INET', 'AF_INET6') if hasattr(_socket, n)}
+    def outside(event, args):
+        "The non-local target of audit `event`, or None when it stays on this machine."
+        if event in ('socket.getaddrinfo', 'socket.gethostbyname', 'socket.gethostbyaddr'):
+            return None if _is_local_host(args[0]) else args[0]
+        if event == 'socket.getnameinfo': return None if _is_local_host(args[0][0]) else args[0][0]
+        if event not in ('socket.connect', 'socket.sendto', 'socket.sendmsg'): return None
+        family, address = getattr(args[0], 'family', None), args[1]
+        if address is None or family in unchecked: return None  # sendmsg on a connected socket: its connect was checked
+        if family in inet and _is_local_host(address[0] if isinstance(address, tuple) else address): return None
+        return address  # a non-local address, or a raw/packet/other socket family
+    def hook(event, args):
+        if not state['on'] or not event.startswith('socket.'): return
+        try: target = outside(event, args)
+        except Exception: target = repr(args)  # an address we cannot read is refused
+        if target is None: return
+        shown = ':'.join(map(str, target[:2])) if isinstance(target, tuple) else str(target)
+        log = os.environ.get('STYLE_TUNE_NETWORK_LOG')
+        if log:
+            rec = {'time': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), 'pid': os.getpid(), 'event': event,
+                   'target': shown, 'argv': [str(a) for a in getattr(sys, 'argv', [])[:3]]}
+            try:
+                fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                try: os.write(fd, (json.dumps(rec, ensure_ascii=False) + '\n').encode('utf-8'))
+                finally: os.close(fd)
+            except OSError: pass
+        raise state['error'](f'network access to {shown} ({event}) is forbidden: style_tune keeps everything on this machine')
+    sys.addaudithook(hook)
+    sys._style_tune_netguard = state
+    return state
+
+
+# %% ../nbs/90_core.ipynb #59ecc7df
+_SITECUSTOMIZE = '''# Written by style_tune.core.forbid_network. A Python process started with STYLE_TUNE_NO_NETWORK set and this folder
+# on PYTHONPATH refuses every non-loopback connection, datagram and name lookup, like style_tune itself.
+import os as _os, sys as _sys
+
+@GUARD@
+
+class NetworkForbidden(ConnectionError):
+    "Raised by the network guard when code tries to reach a non-local address."
+
+if _env_wants_guard(_os.environ.get('STYLE_TUNE_NO_NETWORK')): _netguard(NetworkForbidden)['on'] = True
+
+def _run_shadowed_sitecustomize():
+    "Run the sitecustomize this file hides (e.g. Debian's), as Python would have."
+    import importlib.machinery, importlib.util
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    spec = importlib.machinery.PathFinder.find_spec('sitecustomize', [p for p in _sys.path if _os.path.abspath(p or _os.curdir) != here])
+    if spec is not None and spec.loader is not None: spec.loader.exec_module(importlib.util.module_from_spec(spec))
+_run_shadowed_sitecustomize()
+'''
+
+def _netguard_site_dir() -> Path:
+    "A folder holding the `sitecustomize.py` that guards child Python processes (written once per content hash)."
+    import inspect
+    src = _SITECUSTOMIZE.replace('@GUARD@', '\n'.join(inspect.getsource(f) for f in (_env_wants_guard, _is_local_host, _netguard)))
+    cache = Path(os.environ.get('STYLE_TUNE_CACHE') or Path.home()/'.cache'/'style_tune').expanduser()
+    try: d = private_dir(cache/'netguard'/sha256_bytes(src.encode())[:16])
+    except OSError: d = Path(tempfile.mkdtemp(prefix='style_tune-netguard-'))  # e.g. a read-only home
+    f = d/'sitecustomize.py'
+    if not f.is_file() or f.read_text(encoding='utf-8') != src: atomic_write(f, src)
+    return d
+
+_guard_env_saved = {}
+
+def forbid_network(on:bool=True, # install the guard, or switch it off again (tests)
+                   log_path=None, # append each refused attempt as one JSON line here (sets `STYLE_TUNE_NETWORK_LOG`)
+                   children:bool=True, # also guard Python processes started from this one, through their environment
+                  ):
+    "Refuse every connection, datagram and name lookup except loopback and local sockets, here and in child Pythons."
+    state = _netguard(NetworkForbidden)
+    keys = ('STYLE_TUNE_NO_NETWORK', 'PYTHONPATH', 'STYLE_TUNE_NETWORK_LOG')
+    if on:
+        if not state['on'] and not _guard_env_saved: _guard_env_saved.update({k: os.environ.get(k) for k in keys})
+        state['on'] = True
+        if log_path is not None: os.environ['STYLE_TUNE_NETWORK_LOG'] = str(log_path)
+        if children:
+            if not _env_wants_guard(os.environ.get('STYLE_TUNE_NO_NETWORK')): os.environ['STYLE_TUNE_NO_NETWORK'] = '1'
+            site, paths = str(_netguard_site_dir()), os.environ.get('PYTHONPATH', '').split(os.pathsep)
+            if site not in paths: os.environ['PYTHONPATH'] = os.pathsep.join([site] + [p for p in paths if p])
+    else:
+        state['on'] = False
+        for k, v in _guard_env_saved.items():
+            if v is None or (k == 'STYLE_TUNE_NO_NETWORK' and _env_wants_guard(v)): os.environ.pop(k, None)
+            else: os.environ[k] = v
+        _guard_env_saved.clear()
+
+if _env_wants_guard(os.environ.get('STYLE_TUNE_NO_NETWORK')): forbid_network()
+
+
+# %% ../nbs/90_core.ipynb #54b99d5b
+import functools, shlex, shutil, subprocess
+
+def _ip_command() -> str|None:
+    "Path of iproute2's `ip`, also where `/usr/sbin` is not on PATH."
+    return shutil.which('ip') or shutil.which('ip', path='/usr/sbin:/sbin:/usr/bin:/bin')
+
+@functools.cache
+def can_unshare_network() -> bool:
+    "Can this machine run a command in a network namespace with loopback only (`unshare -rn` and `ip` both work)?"
+    ip = _ip_command()
+    if not (shutil.which('unshare') and ip): return False
+    try: r = subprocess.run(['unshare', '-rn', ip, 'link', 'set', 'lo', 'up'], capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError): return False
+    return r.returncode == 0
+
+def run_without_network(cmd:list[str], # the command and its arguments
+                        **kwargs, # passed on to `subprocess.run` (capture_output, text, env, cwd, timeout...)
+                       ) -> subprocess.CompletedProcess:
+    "Run `cmd` in a new network namespace whose only interface is loopback: the OS, not Python, stops any egress."
+    if not can_unshare_network():
+        raise RuntimeError('cannot run without network: needs `unshare` (util-linux) with unprivileged user namespaces '
+                           'enabled, and `ip` (iproute2)')
+    script = f'{shlex.quote(_ip_command())} link set lo up && exec "$@"'
+    return subprocess.run(['unshare', '-rn', 'sh', '-c', script, 'sh', *map(str, cmd)], **kwargs)
+
 
 # %% ../nbs/90_core.ipynb #3539ea9f
 class ConfigError(ValueError):
@@ -189,6 +390,14 @@ def load_yaml(path) -> dict:
     if data is None: return {}
     if not isinstance(data, dict): raise ConfigError(f'{path}: expected a mapping of key: value at top level')
     return data
+
+def write_yaml(path, # file to write
+               obj, # YAML-serialisable object (usually a mapping)
+              ) -> Path:
+    "Atomically write `obj` as YAML: keys sorted, Chinese kept readable."
+    import yaml
+    return atomic_write(path, yaml.safe_dump(obj, allow_unicode=True, sort_keys=True, default_flow_style=False))
+
 
 # %% ../nbs/90_core.ipynb #66e8a3b5
 def pick_device(prefer:str='auto', # 'auto', 'cpu', 'cuda' or 'mps'

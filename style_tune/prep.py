@@ -15,13 +15,14 @@ from tqdm.auto import tqdm
 from .core import *
 
 # %% auto #0
-__all__ = ['MAX_FILE_BYTES', 'PII_PATTERNS', 'DEFAULT_PROMPTS', 'TASKS', 'PREP_ALIASES', 'Article', 'Log', 'decode_bytes',
-           'read_meta', 'split_front_matter', 'looks_like_html', 'find_articles', 'Para', 'tidy_text',
-           'html_to_paragraphs', 'markdown_to_paragraphs', 'article_paragraphs', 'drop_repeated_quotes', 'line_key',
-           'is_decoration', 'find_boilerplate', 'scrub_pii', 'find_duplicates', 'split_sentences', 'TokenCounter',
-           'chunk_paragraphs', 'load_prompts', 'continuation_pair', 'outline', 'neutralize_rules',
+__all__ = ['MAX_FILE_BYTES', 'PII_PATTERNS', 'DEFAULT_PROMPTS', 'TASKS', 'PREP_ALIASES', 'SPLITS', 'DATASET_FILES', 'Article',
+           'Log', 'decode_bytes', 'read_meta', 'split_front_matter', 'looks_like_html', 'find_articles', 'Para',
+           'tidy_text', 'html_to_paragraphs', 'markdown_to_paragraphs', 'article_paragraphs', 'drop_repeated_quotes',
+           'line_key', 'is_decoration', 'find_boilerplate', 'replace_pii', 'find_duplicates', 'split_sentences',
+           'TokenCounter', 'chunk_paragraphs', 'load_prompts', 'continuation_pair', 'outline', 'neutralize_rules',
            'neutralize_with_model', 'make_samples', 'split_articles', 'PrepConfig', 'load_prep_config', 'load_counter',
-           'clean_articles', 'build_dataset', 'verify_dataset', 'prep_cli', 'main', 'plot_dataset']
+           'clean_articles', 'backup_content_hash', 'run_prep', 'build_dataset', 'verify_dataset', 'prep_summary',
+           'check_dataset', 'prep_cli', 'main', 'plot_dataset']
 
 # %% ../nbs/00_prep.ipynb #db6d7910
 @dataclass
@@ -357,8 +358,8 @@ PII_PATTERNS = [  # (kind, regex, placeholder); order matters: URLs and e-mails 
     ('phone', re.compile(r'(?<![0-9])(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?![0-9])'), '<PHONE>'),
 ]
 
-def scrub_pii(text:str, # text to scrub
-             ) -> tuple[str, Counter]:
+def replace_pii(text:str, # text to scrub
+               ) -> tuple[str, Counter]:
     "Replace phone, ID-card, bank-card numbers, e-mails, URLs and WeChat ids by typed placeholders; returns (text, counts)."
     counts = Counter()
     for kind, rx, repl in PII_PATTERNS:
@@ -541,6 +542,10 @@ def neutralize_rules(text:str) -> str:
     return '\n\n'.join(p if re.search(r'[。！？!?”」』）):：；]$', p) else p + '。' for p in paras)
 
 # %% ../nbs/00_prep.ipynb #d334794b
+def _bars_off(progress:bool=True) -> bool:
+    "Should progress bars stay hidden (config `progress` off, or a pipeline run, which shows its own)?"
+    return not progress or os.environ.get('STYLE_TUNE_PIPELINE') == '1'
+
 def neutralize_with_model(texts:list[str], # chunks to paraphrase
                           model_name:str='embedded', # base model (name, path or `tiny`/`embedded`)
                           cache_path=None, # JSONL cache of earlier paraphrases (keyed by model and text)
@@ -558,7 +563,7 @@ def neutralize_with_model(texts:list[str], # chunks to paraphrase
     if todo:
         model, tok = load_model_and_tokenizer(model_name)
         tok.padding_side = 'left'
-        for i in tqdm(range(0, len(todo), batch_size), desc='paraphrasing', leave=False):
+        for i in tqdm(range(0, len(todo), batch_size), desc='paraphrasing', leave=False, disable=_bars_off()):
             batch = todo[i:i+batch_size]
             chats = [tok.apply_chat_template([{'role': 'user', 'content': prompt.format(text=t)}], tokenize=False,
                                              add_generation_prompt=True) for t in batch]
@@ -695,7 +700,7 @@ def clean_articles(arts:list[Article], cfg:PrepConfig, log:Log) -> tuple[list[tu
     "Clean every article (markup, repeated quotes, boilerplate, decoration, PII); skip short, image-only and duplicate ones."
     info = {'boilerplate': {}, 'quotes_dropped': 0, 'decoration_lines': 0, 'pii': Counter(), 'duplicates': []}
     paras = []
-    for a in tqdm(arts, desc='cleaning', disable=not cfg.progress, leave=False):
+    for a in tqdm(arts, desc='cleaning', disable=_bars_off(cfg.progress), leave=False):
         ps, n = drop_repeated_quotes(article_paragraphs(a)); info['quotes_dropped'] += n
         paras.append([p.text for p in ps])
     lines_of = lambda ps: [l for p in ps for l in p.split('\n')]
@@ -714,7 +719,7 @@ def clean_articles(arts:list[Article], cfg:PrepConfig, log:Log) -> tuple[list[tu
                     if is_decoration(l): info['decoration_lines'] += 1; continue
                     ls.append(l)
                 t = '\n'.join(ls).strip()
-                if cfg.scrub_pii: t, c = scrub_pii(t); info['pii'].update(c)
+                if cfg.scrub_pii: t, c = replace_pii(t); info['pii'].update(c)
                 if t: out.append(t)
             kept.append((i, out))
     kept.sort()
@@ -735,67 +740,121 @@ def clean_articles(arts:list[Article], cfg:PrepConfig, log:Log) -> tuple[list[tu
         info['duplicates'].append({'path': d.path, 'duplicate_of': k.path, 'similarity': sim}); drop.add(order[d_pos])
     return [r for k, r in enumerate(result) if k not in drop], info
 
-def build_dataset(backup_dir=None, # the backup folder (overrides the config)
-                  output_dir=None, # where to write (overrides the config)
-                  config:PrepConfig|None=None, # a full config; keyword overrides apply on top
-                  **overrides) -> dict:
-    "Run the prep stage: read, clean, chunk, build samples, split by article, write the files; returns the stats."
-    cfg = dataclasses.replace(config or PrepConfig(), **{k: str(v) for k, v in dict(backup_dir=backup_dir, output_dir=output_dir).items() if v is not None})
-    if overrides: cfg = load_prep_config(**{**asdict(cfg), **overrides})
+# %% ../nbs/00_prep.ipynb #92754df1
+def backup_content_hash(backup_dir, # the backup folder
+                       ) -> str:
+    "SHA-256 over the backup's article and meta files (relative path and content): a new or edited article changes it."
+    root = Path(backup_dir)
+    if not root.is_dir(): raise ConfigError(f'backup folder not found: {root}')
+    h, seen = hashlib.sha256(), set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen: dirnames[:] = []; continue  # a symlink loop counts once, as `find_articles` reads it once
+        seen.add(real)
+        dirnames[:] = sorted(d for d in dirnames if d not in ('images', '__pycache__') and not d.startswith('.'))
+        for f in sorted(filenames):
+            if f.startswith('.'): continue
+            p = Path(dirpath)/f
+            if p.suffix.lower() in _TEXT_EXTS or f == 'meta.json':
+                try: digest = sha256_file(p) if p.stat().st_size <= MAX_FILE_BYTES else f'too large: {p.stat().st_size}'
+                except OSError as e: digest = f'unreadable: {e.strerror}'
+            else: digest = 'name only'  # images and other files are never read by prep: only their names count
+            h.update(f'{os.path.relpath(p, root)}\0{digest}\n'.encode('utf-8', 'surrogateescape'))
+    return h.hexdigest()
+
+# %% ../nbs/00_prep.ipynb #955c97fe
+SPLITS = ('train', 'val', 'test')
+DATASET_FILES = [n for sp in SPLITS for n in (f'sft_{sp}.jsonl', f'{sp}_articles.jsonl')] + ['dataset_stats.json']
+
+def _refuse_output_in_backup(cfg:PrepConfig) -> Path:
+    "The resolved `output_dir`; a `ConfigError` when it is the backup folder or inside it (prep never writes into a backup)."
+    out, backup = Path(cfg.output_dir).resolve(), Path(cfg.backup_dir).resolve()
+    if out == backup or backup in out.parents:
+        raise ConfigError(f'output_dir {cfg.output_dir} is inside the backup folder {cfg.backup_dir}: choose a folder outside it, prep never writes into a backup')
+    return out
+
+def _no_article_error(backup_dir, log:Log) -> ConfigError:
+    "The one-line error for a backup without a usable article, with the first skipped file as an example."
+    if not (n := len(log.skipped)):
+        return ConfigError(f"no usable article found in {backup_dir}: it holds no {', '.join(sorted(_TEXT_EXTS))} file")
+    eg = log.skipped[0]
+    return ConfigError(f"no usable article found in {backup_dir}: {n} file{'s' if n != 1 else ''} skipped, e.g. {eg['path']}: {eg['reason']}")
+
+def _remove_own_temps(folder:Path, names:list[str]) -> int:
+    "Delete the temporary files a killed run left beside the files `names` (`.NAME.*.tmp`, from `atomic_write`), nothing else."
+    stale = [p for n in names for p in folder.glob(f'.{n}.*.tmp')]
+    for p in stale: p.unlink(missing_ok=True)
+    return len(stale)
+
+def run_prep(cfg:PrepConfig, # from `load_prep_config`
+            ) -> dict:
+    "Run the prep stage: read, clean, chunk, build samples, split by article, and only then write the files; returns the stats."
+    out_dir = _refuse_output_in_backup(cfg)
+    input_hash = backup_content_hash(cfg.backup_dir)  # before reading: an article edited meanwhile makes the next run differ
     prompts = load_prompts(cfg.prompts_file)
     if cfg.system_prompt: prompts['system'] = cfg.system_prompt
     log = Log()
-    arts = find_articles(cfg.backup_dir, log)  # before the tokenizer loads: a wrong folder fails at once
-    count = load_counter(cfg.tokenizer)
+    arts = find_articles(cfg.backup_dir, log)
     cleaned, info = clean_articles(arts, cfg, log)
+    if not cleaned: raise _no_article_error(cfg.backup_dir, log)  # nothing written yet: an existing dataset stays as it is
+    count = load_counter(cfg.tokenizer)
     split = split_articles([{'account': a.account, 'article_id': a.article_id, 'date': a.date} for a, _ in cleaned],
                            cfg.val_frac, cfg.test_frac, cfg.seed, cfg.holdout)
     chunked = [(a, ps, chunk_paragraphs(ps, count, cfg.min_tokens, cfg.max_tokens))
-               for a, ps in tqdm(cleaned, desc='chunking', disable=not cfg.progress, leave=False)]
+               for a, ps in tqdm(cleaned, desc='chunking', disable=_bars_off(cfg.progress), leave=False)]
     plain_of = {}
     if cfg.mode == 'chat' and 'rewrite' in cfg.tasks and cfg.neutralizer == 'model':
         all_chunks = [c for _, _, cs in chunked for c in cs]
-        out_dir = private_dir(cfg.output_dir)
-        plain_of = dict(zip(all_chunks, neutralize_with_model(all_chunks, cfg.neutralizer_model, out_dir/'.neutral_cache.jsonl',
+        plain_of = dict(zip(all_chunks, neutralize_with_model(all_chunks, cfg.neutralizer_model, private_dir(out_dir)/'.neutral_cache.jsonl',
                                                               cfg.neutralizer_batch_size)))
     samples, articles_out, tally = defaultdict(list), defaultdict(list), Counter()
-    for a, ps, chunks in tqdm(chunked, desc='samples', disable=not cfg.progress, leave=False):
+    for a, ps, chunks in tqdm(chunked, desc='samples', disable=_bars_off(cfg.progress), leave=False):
         meta = {'account': a.account, 'article_id': a.article_id, 'title': a.title, 'date': a.date, 'year': a.year, 'split': split[a.article_id]}
         plain = [plain_of[c] for c in chunks] if plain_of else None
         samples[meta['split']] += make_samples(chunks, meta, prompts, count, cfg.tasks, plain, cfg.context_tokens, cfg.mode, tally)
         articles_out[meta['split']].append({k: meta[k] for k in ('account', 'article_id', 'title', 'date', 'year')} | {'text': '\n\n'.join(ps), 'n_chunks': len(chunks)})
-    out = private_dir(cfg.output_dir)
-    remove_stale_temps(out)
-    files = {}
-    for sp in ('train', 'val', 'test'):
-        for name, recs in ((f'sft_{sp}.jsonl', samples[sp]), (f'{sp}_articles.jsonl', articles_out[sp])):
-            files[name] = sha256_file(write_jsonl(out/name, recs))
     content_key = 'text' if cfg.mode == 'text' else None
     sample_tokens = [count(s['text']) if content_key else count(s['messages'][2]['content']) for sp in samples for s in samples[sp]]
-    stats = {
-        # where the files go and whether a bar is shown don't change them: left out so identical runs give identical stats
-        'config': {k: v for k, v in asdict(cfg).items() if k not in ('output_dir', 'progress')} | {'system_prompt': prompts['system'], 'prompts': prompts},
-        'input_hash': sha256_bytes(dumps_json([(a.path, a.title, a.date, sha256_bytes(a.raw.encode('utf-8'))) for a in arts]).encode()),
-        'articles': {'found': len(arts), 'kept': len(cleaned), 'skipped': len(log.skipped),
-                     'per_split': dict(Counter(split.values())),
-                     'per_account': dict(Counter(a.account for a, _ in cleaned)),
-                     'per_year': dict(sorted(Counter(str(a.year) for a, _ in cleaned).items()))},
-        'samples': {'per_split': {sp: len(samples[sp]) for sp in ('train', 'val', 'test')},
-                    'per_task': dict(sorted(Counter(s['task'] for sp in samples for s in samples[sp]).items())),
-                    'per_year': dict(sorted(Counter(str(s['year']) for sp in samples for s in samples[sp]).items())),
-                    'not_built': dict(sorted(tally.items()))},
-        'tokens': {'tokenizer': cfg.tokenizer, 'chunk': _quantiles([count(c) for _, _, cs in chunked for c in cs]),
-                   'target': _quantiles(sample_tokens)},
-        'boilerplate_removed': {acc: [{'line': k, 'articles': n} for k, n in bp.items()] for acc, bp in info['boilerplate'].items()},
-        'repeated_quotes_removed': info['quotes_dropped'], 'decoration_lines_removed': info['decoration_lines'],
-        'pii_replaced': dict(sorted(info['pii'].items())) if cfg.scrub_pii else 'disabled',
-        'duplicates': info['duplicates'],
-        'skipped': sorted(log.skipped, key=lambda s: s['path']), 'repairs': sorted(log.repairs, key=lambda s: (s['path'], s['repair'])),
-        'files': files,
-    }
-    # written last: its file hashes tell whether the set of files is complete and from one run (`verify_dataset`)
-    write_json(out/'dataset_stats.json', stats)
+    out = private_dir(out_dir)
+    _remove_own_temps(out, DATASET_FILES + ['.neutral_cache.jsonl'])
+    with replace_folder(out) as stage:  # the set changes at once: a kill leaves the old dataset or the new one, whole
+        files = {}
+        for sp in SPLITS:
+            for name, recs in ((f'sft_{sp}.jsonl', samples[sp]), (f'{sp}_articles.jsonl', articles_out[sp])):
+                files[name] = sha256_file(write_jsonl(stage/name, recs))
+        stats = {
+            # where the files go and whether a bar is shown don't change them: left out so identical runs give identical stats
+            'config': {k: v for k, v in asdict(cfg).items() if k not in ('output_dir', 'progress')} | {'system_prompt': prompts['system'], 'prompts': prompts},
+            'input_hash': input_hash,
+            'articles': {'found': len(arts), 'kept': len(cleaned), 'skipped': len(log.skipped),
+                         'per_split': dict(Counter(split.values())),
+                         'per_account': dict(Counter(a.account for a, _ in cleaned)),
+                         'per_year': dict(sorted(Counter(str(a.year) for a, _ in cleaned).items()))},
+            'samples': {'per_split': {sp: len(samples[sp]) for sp in SPLITS},
+                        'per_task': dict(sorted(Counter(s['task'] for sp in samples for s in samples[sp]).items())),
+                        'per_year': dict(sorted(Counter(str(s['year']) for sp in samples for s in samples[sp]).items())),
+                        'not_built': dict(sorted(tally.items()))},
+            'tokens': {'tokenizer': cfg.tokenizer, 'chunk': _quantiles([count(c) for _, _, cs in chunked for c in cs]),
+                       'target': _quantiles(sample_tokens)},
+            'boilerplate_removed': {acc: [{'line': k, 'articles': n} for k, n in bp.items()] for acc, bp in info['boilerplate'].items()},
+            'repeated_quotes_removed': info['quotes_dropped'], 'decoration_lines_removed': info['decoration_lines'],
+            'pii_replaced': dict(sorted(info['pii'].items())) if cfg.scrub_pii else 'disabled',
+            'duplicates': info['duplicates'],
+            'skipped': sorted(log.skipped, key=lambda s: s['path']), 'repairs': sorted(log.repairs, key=lambda s: (s['path'], s['repair'])),
+            'files': files,
+        }
+        # written last: its file hashes tell whether the set of files is complete and from one run (`verify_dataset`)
+        write_json(stage/'dataset_stats.json', stats)
     return stats
+
+def build_dataset(backup_dir=None, # the backup folder (overrides the config)
+                  output_dir=None, # where to write (overrides the config)
+                  config:PrepConfig|None=None, # a full config; keyword overrides apply on top
+                  **overrides) -> dict:
+    "`run_prep` with the folders and any config keys as arguments (for scripts); here `tokenizer=None` does count characters."
+    cfg = dataclasses.replace(config or PrepConfig(), **{k: str(v) for k, v in dict(backup_dir=backup_dir, output_dir=output_dir).items() if v is not None})
+    if overrides: cfg = validate_config({**asdict(cfg), **overrides}, PrepConfig, 'prep config', PREP_ALIASES)
+    return run_prep(cfg)
 
 def verify_dataset(data_dir) -> bool:
     "Are the dataset files in `data_dir` complete and all from the run that wrote its `dataset_stats.json`?"
@@ -804,9 +863,39 @@ def verify_dataset(data_dir) -> bool:
     except (OSError, ValueError, KeyError): return False
     return all((d/n).is_file() and sha256_file(d/n) == h for n, h in files.items())
 
+def prep_summary(stats:dict) -> str:
+    "One line about a prep run: articles kept, files skipped, samples per split."
+    a, s = stats['articles'], stats['samples']['per_split']
+    return (f"{a['kept']} of {a['found']} articles kept ({a['skipped']} files skipped, reasons in dataset_stats.json); "
+            f"samples train/val/test = {s['train']}/{s['val']}/{s['test']}")
+
+# %% ../nbs/00_prep.ipynb #b2682586
+def check_dataset(data_dir, # a folder written by `run_prep`
+                 ) -> dict:
+    "Check a prep dataset in ways that hold for any backup, raising `ValueError` with a sentence; returns samples per split."
+    d = Path(data_dir)
+    if not verify_dataset(d):
+        raise ValueError(f'the dataset in {d} is incomplete or its files do not match its dataset_stats.json (an interrupted or mixed run): run prep again')
+    stats = json.loads((d/'dataset_stats.json').read_text(encoding='utf-8'))
+    arts = {sp: read_jsonl(d/f'{sp}_articles.jsonl') for sp in SPLITS}
+    samples = {sp: read_jsonl(d/f'sft_{sp}.jsonl') for sp in SPLITS}
+    ids = {sp: {a['article_id'] for a in arts[sp]} for sp in SPLITS}
+    for a, b in (('train', 'val'), ('train', 'test'), ('val', 'test')):
+        if both := sorted(ids[a] & ids[b]):
+            raise ValueError(f'article {both[0]} is in both the {a} and the {b} split in {d}, so held-out scores would be inflated: run prep again')
+    for sp in SPLITS:
+        if stray := sorted({s['article_id'] for s in samples[sp]} - ids[sp]):
+            raise ValueError(f'sft_{sp}.jsonl in {d} holds samples of article {stray[0]}, which {sp}_articles.jsonl does not list: run prep again')
+    if stats.get('config', {}).get('scrub_pii', True):
+        for sp in SPLITS:
+            for t in [a['text'] for a in arts[sp]] + [s['text'] if 'text' in s else s['messages'][-1]['content'] for s in samples[sp]]:
+                if found := sorted(k for k in replace_pii(t)[1] if k in ('phone', 'email', 'url')):
+                    raise ValueError(f"the {sp} split in {d} still holds personal data ({', '.join(found)}) although scrub_pii is on: do not train on it, and please report this")
+    return {sp: len(samples[sp]) for sp in SPLITS}
+
 # %% ../nbs/00_prep.ipynb #8d19c30e
 def prep_cli(argv=None) -> dict:
-    "Parse `style_sft_builder` arguments (any PrepConfig key as `--key value`) and build the dataset."
+    "Parse `style_sft_builder` arguments (any PrepConfig key as `--key value`) and run prep."
     p = argparse.ArgumentParser(prog='style_sft_builder', description='Build a leak-free style SFT dataset from a WeChat article backup.')
     p.add_argument('--config', help='YAML file with PrepConfig keys')
     for f in dataclasses.fields(PrepConfig):
@@ -816,13 +905,12 @@ def prep_cli(argv=None) -> dict:
     over = {k: yaml.safe_load(v) if isinstance(v, str) and k not in ('backup_dir', 'output_dir', 'tokenizer', 'system_prompt') else v
             for k, v in args.items() if k != 'config' and v is not None}
     if isinstance(over.get('tasks'), str): over['tasks'] = over['tasks'].split(',')
-    if over.get('tokenizer') in ('none', 'None', 'chars'): over['tokenizer'] = None
+    chars = over.get('tokenizer') in ('none', 'None', 'chars')
+    if chars: del over['tokenizer']
     cfg = load_prep_config(args['config'], **over)
-    stats = build_dataset(config=cfg)
-    a, s = stats['articles'], stats['samples']
-    print(f"{a['kept']} of {a['found']} articles kept ({a['skipped']} files skipped, reasons in dataset_stats.json); "
-          f"samples train/val/test = {s['per_split']['train']}/{s['per_split']['val']}/{s['per_split']['test']} "
-          f"→ {cfg.output_dir}")
+    if chars: cfg = dataclasses.replace(cfg, tokenizer=None)  # count characters (the loader skips None overrides)
+    stats = run_prep(cfg)
+    print(f'{prep_summary(stats)} → {cfg.output_dir}')
     return stats
 
 def main(argv=None):
@@ -831,7 +919,7 @@ def main(argv=None):
     except ConfigError as e: raise SystemExit(f'style_sft_builder: error: {e}')
 
 # %% ../nbs/00_prep.ipynb #e45677bd
-def plot_dataset(stats:dict, # from `build_dataset`
+def plot_dataset(stats:dict, # from `run_prep`
                  path=None, # save the figure here (PNG) when given
                 ):
     "Bar charts of articles per year and samples per task and split."

@@ -4,20 +4,25 @@
 
 # %% ../nbs/01_train.ipynb #ee31e366
 from __future__ import annotations
-import os, sys, json, math, time, shutil, logging, subprocess, tempfile, dataclasses, importlib.util
+import os, sys, json, math, time, random, shutil, logging, subprocess, tempfile, dataclasses, importlib.util
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Literal, Any
 from .core import (ConfigError, validate_config, load_yaml, read_jsonl, write_json, write_jsonl, atomic_write,
-                             sha256_file, pick_device, seed_everything, hardware_info, private_dir)
-from .models import resolve_model, load_model_and_tokenizer
+                             sha256_file, sha256_bytes, dumps_json, pick_device, seed_everything, hardware_info, private_dir,
+                             replace_folder)
+from .models import resolve_model, load_model_and_tokenizer, quantization_config
 
 # %% auto #0
-__all__ = ['Method', 'TRAIN_ALIASES', 'IGNORED_KEYS', 'TrainConfig', 'normalise_train_keys', 'make_train_config',
-           'load_train_config', 'data_files', 'read_records', 'loss_format', 'to_prompt_completion', 'make_dataset',
-           'cpu_has_amx_bf16', 'device_defaults', 'choose_packing', 'peft_config', 'build_trainer',
-           'last_complete_checkpoint', 'plot_loss_curve', 'package_versions', 'git_revision', 'system_prompt_of',
-           'train', 'parse_overrides', 'train_cli']
+__all__ = ['Method', 'TRAIN_ALIASES', 'IGNORED_KEYS', 'TOKENS_STATE_KEY', 'CONFIG_HASH_EXCLUDED', 'train', 'MANIFEST_KEYS',
+           'TrainConfig', 'normalise_train_keys', 'make_train_config', 'load_train_config', 'data_files',
+           'read_records', 'loss_format', 'to_prompt_completion', 'make_dataset', 'cpu_has_amx_bf16', 'device_defaults',
+           'choose_packing', 'peft_config', 'tokens_in_checkpoint', 'checkpoint_finished', 'write_progress',
+           'progress_callback', 'eval_max_samples_for', 'eval_subset', 'pipeline_quiet', 'prepare_quantized',
+           'build_trainer', 'last_complete_checkpoint', 'config_hash', 'checkpoints_config_hash',
+           'set_aside_stale_checkpoints', 'write_config_hash', 'plot_loss_curve', 'package_versions', 'git_revision',
+           'system_prompt_of', 'weights_sha256', 'final_val_loss', 'run_train', 'check_train_outputs',
+           'parse_overrides', 'train_cli']
 
 # %% ../nbs/01_train.ipynb #8c680882
 Method = Literal['lora', 'qlora', 'dora', 'rslora', 'adalora', 'full']
@@ -59,6 +64,8 @@ class TrainConfig:
     gradient_checkpointing: bool|None = None # None: on for CUDA, off on CPU/MPS (2.3× faster there)
     attn_implementation: str|None = None # None: flash_attention_2 on CUDA if installed, else sdpa
     use_liger_kernel: bool|None = None # None: on for CUDA when liger-kernel is installed
+    chunked_loss: bool|None = None # LM head and cross-entropy on loss-bearing tokens only, in chunks (style_tune.loss); None: on for CPU/MPS
+    loss_chunk_tokens: int = 1024 # tokens per LM-head chunk of the chunked loss (extra memory ≈ chunk × vocabulary × 12 bytes)
     seed: int = 42 # seed for weights init, dropout and data order
     logging_steps: int = 10 # log the train loss every N steps
     save_steps: int = 50 # checkpoint (and evaluate) every N steps
@@ -70,12 +77,13 @@ class TrainConfig:
     resume: bool = True # continue from the last checkpoint in output_dir if there is one
     max_train_samples: int|None = None # use only the first N training records
     max_val_samples: int|None = None # use only the first N validation records
+    eval_max_samples: int|None = None # validation samples per in-training evaluation (a fixed, seeded subset); None: 64 on CPU/MPS, all on CUDA; 0: all
     dataloader_num_workers: int = 0 # data-loading worker processes
     trust_remote_code: bool = False # allow the model folder's own Python code (ChatGLM, Baichuan)
     cache_dir: str|None = None # cache for tiny/embedded models (default env STYLE_TUNE_CACHE)
 
     def __post_init__(self):
-        for k in ('lora_r', 'lora_alpha', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'save_steps', 'logging_steps'):
+        for k in ('lora_r', 'lora_alpha', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'save_steps', 'logging_steps', 'loss_chunk_tokens'):
             if getattr(self, k) <= 0: raise ValueError(f"'{k}' must be positive, got {getattr(self, k)}")
         if self.max_steps == 0 or self.max_steps < -1: raise ValueError(f"'max_steps' must be positive, or -1 to train for num_train_epochs, got {self.max_steps}")
         if self.max_steps == -1 and self.num_train_epochs <= 0: raise ValueError(f"'num_train_epochs' must be positive, got {self.num_train_epochs}")
@@ -86,6 +94,7 @@ class TrainConfig:
         if self.method == 'qlora' and self.quantization is None: self.quantization = '4bit'
         if self.method == 'full' and self.quantization: raise ValueError("'full' fine-tuning cannot use a quantized base model: use method qlora")
         if self.device not in ('auto', 'cpu', 'cuda', 'mps'): raise ValueError(f"'device' must be auto, cpu, cuda or mps, got {self.device!r}")
+        if self.eval_max_samples is not None and self.eval_max_samples < 0: raise ValueError(f"'eval_max_samples' must be 0 (all) or positive, got {self.eval_max_samples}")
 
 # %% ../nbs/01_train.ipynb #371ceef8
 TRAIN_ALIASES = {
@@ -224,12 +233,12 @@ def device_defaults(device:str, # 'cpu', 'cuda' or 'mps'
         bf16 = torch.cuda.is_bf16_supported()
         return dict(bf16=bf16, fp16=not bf16, gradient_checkpointing=True,
                     attn_implementation='flash_attention_2' if importlib.util.find_spec('flash_attn') else 'sdpa',
-                    use_liger_kernel=importlib.util.find_spec('liger_kernel') is not None)
+                    use_liger_kernel=importlib.util.find_spec('liger_kernel') is not None, chunked_loss=False)
     # CPU: no gradient checkpointing (it recomputes the forward pass), and bf16 autocast only where AMX runs it natively:
     # measured on a 2-core AMX Xeon with SmolLM2-135M, bf16 trained 1.30x faster than fp32; without AMX bf16 is emulated
-    # and slower, so other CPUs (and MPS) keep fp32
+    # and slower, so other CPUs (and MPS) keep fp32. The chunked loss never builds the full-vocabulary logits (memory).
     return dict(bf16=device == 'cpu' and cpu_has_amx_bf16(), fp16=False, gradient_checkpointing=False,
-                attn_implementation='sdpa', use_liger_kernel=False)
+                attn_implementation='sdpa', use_liger_kernel=False, chunked_loss=True)
 
 # %% ../nbs/01_train.ipynb #a7e2ba09
 def choose_packing(packing:bool|None, # the config's choice; None: automatic
@@ -255,22 +264,109 @@ def peft_config(cfg:TrainConfig, # the run's configuration
     return LoraConfig(r=cfg.lora_r, use_dora=cfg.method == 'dora', use_rslora=cfg.method == 'rslora', **common)
 
 # %% ../nbs/01_train.ipynb #13137420
+TOKENS_STATE_KEY = 'StyleTuneLossTokens'  # entry of a checkpoint's trainer_state.json that holds the tokens trained so far
+
 def _sft_trainer_cls():
-    "An `SFTTrainer` that counts loss-bearing tokens and steps AdaLoRA's rank allocator."
+    "An `SFTTrainer` that counts loss-bearing tokens."
     from trl import SFTTrainer
     class StyleTuneTrainer(SFTTrainer):
-        loss_tokens = 0
-        def compute_loss(self, model, inputs, *args, **kwargs):
+        loss_tokens = 0 # loss-bearing tokens this process trained since it started
+        tokens_before = 0 # loss-bearing tokens recorded in the checkpoint this run resumed from
+        chunked_loss = False # compute the loss with `style_tune.loss.chunked_causal_lm_loss`
+        loss_chunk_tokens = 1024 # its chunk size
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            "The loss of a batch: every training and evaluation loss goes through here."
             if model.training and 'labels' in inputs: self.loss_tokens += int((inputs['labels'] != -100).sum())
-            return super().compute_loss(model, inputs, *args, **kwargs)
+            if not self.chunked_loss or return_outputs or 'labels' not in inputs or getattr(self, 'aux_loss_enabled', False):
+                return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+            from style_tune.loss import chunked_causal_lm_loss
+            loss, stats = chunked_causal_lm_loss(model, inputs, chunk_tokens=self.loss_chunk_tokens, num_items_in_batch=num_items_in_batch)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * self.accelerator.num_processes  # as trl does: DDP averages the gradients of a summed token count
+            mode = 'train' if model.training else 'eval'  # the same metrics trl logs, from the chunks
+            self._metrics[mode]['mean_token_accuracy'].append(stats['mean_token_accuracy'])
+            self._metrics[mode]['entropy'].append(stats['entropy'])
+            if mode == 'train' and 'attention_mask' in inputs: self._total_train_tokens += int(inputs['attention_mask'].sum())
+            self._metrics[mode]['num_tokens'] = [self._total_train_tokens]
+            return loss
+        def tokens_this_run(self) -> int:
+            "Loss-bearing tokens trained since this run started, summed over every process (a collective call)."
+            import torch
+            n = torch.tensor(self.loss_tokens, dtype=torch.long, device=self.args.device)
+            return int(self.accelerator.reduce(n, reduction='sum')) if self.accelerator.num_processes > 1 else int(n)
     return StyleTuneTrainer
 
+def _checkpoint_record(ckpt) -> tuple[dict, dict]:
+    "A checkpoint's trainer state and what style_tune recorded in it ({} when unreadable)."
+    try: st = json.loads((Path(ckpt)/'trainer_state.json').read_text())
+    except (OSError, ValueError): return {}, {}
+    return st, (((st.get('stateful_callbacks') or {}).get(TOKENS_STATE_KEY) or {}).get('attributes') or {})
+
+def tokens_in_checkpoint(ckpt, # a checkpoint folder
+                        ) -> int|None:
+    "Loss-bearing tokens trained up to checkpoint `ckpt`, or None when it does not record them (older checkpoints)."
+    n = _checkpoint_record(ckpt)[1].get('loss_tokens')
+    return n if isinstance(n, int) else None
+
+def checkpoint_finished(ckpt, # a checkpoint folder
+                       ) -> bool:
+    "Did training end at this checkpoint (its last step, or early stopping)? Resuming from it has nothing left to train."
+    st, rec = _checkpoint_record(ckpt)
+    return bool(rec.get('stopped')) or (st.get('max_steps', 0) > 0 and st.get('global_step', 0) >= st['max_steps'])
+
+def write_progress(path, # `<output_dir>/progress.json`
+                   step:int, max_steps:int, # optimizer steps done and planned
+                   loss:float|None, # the last logged train loss
+                   elapsed_s:float, eta_s:float|None, # seconds since this run started, and an estimate of those left
+                   done:bool=False, # training has finished
+                  ) -> Path:
+    "Write the progress file the pipeline polls to draw its progress bar (atomically)."
+    return write_json(path, {'stage': 'train', 'step': step, 'max_steps': max_steps, 'loss': loss, 'elapsed_s': round(elapsed_s, 1),
+                             'eta_s': eta_s, 'done': done})
+
+def progress_callback(path, # the JSON file to write, `<output_dir>/progress.json`
+                      min_interval:float=1.0, # seconds between two writes at step ends (log steps and the end always write)
+                     ):
+    "A `TrainerCallback` writing `{stage, step, max_steps, loss, elapsed_s, eta_s, done}` for the pipeline's progress bar."
+    from transformers import TrainerCallback
+    class ProgressFile(TrainerCallback):
+        t0, step0, loss, last = None, None, None, 0.0
+        def write(self, state, done=False):
+            if not state.is_world_process_zero: return
+            now = time.time(); self.last = now
+            elapsed = now - (self.t0 or now)
+            steps = state.global_step - self.step0 if self.step0 is not None else 0
+            eta = 0.0 if done else round(elapsed / steps * max(0, state.max_steps - state.global_step), 1) if steps > 0 else None
+            write_progress(path, state.global_step, state.max_steps, self.loss, elapsed, eta, done)
+        def on_train_begin(self, args, state, control, **kw): self.t0 = time.time(); self.write(state)
+        def on_step_end(self, args, state, control, **kw):
+            if self.step0 is None: self.step0 = state.global_step - 1  # the first step of this run (after a resume: of the rest)
+            if time.time() - self.last >= min_interval: self.write(state)
+        def on_log(self, args, state, control, logs=None, **kw):
+            if logs and 'loss' in logs: self.loss = float(logs['loss'])
+            self.write(state)
+        def on_train_end(self, args, state, control, **kw): self.write(state, done=True)
+    return ProgressFile()
+
+def _tokens_callback(trainer):
+    "A `TrainerCallback` recording in the state each checkpoint saves: the tokens trained so far and whether training stopped."
+    from transformers import TrainerCallback
+    class TokensInCheckpoint(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if control.should_save:  # set by the trainer's flow callback, which runs first; every process gets here
+                n = (trainer.tokens_before or 0) + trainer.tokens_this_run()
+                state.stateful_callbacks[TOKENS_STATE_KEY] = {'args': {}, 'attributes': {'loss_tokens': n, 'stopped': control.should_training_stop}}
+        def on_evaluate(self, args, state, control, **kw):  # after early stopping's verdict, before the checkpoint is saved
+            if TOKENS_STATE_KEY in state.stateful_callbacks:
+                state.stateful_callbacks[TOKENS_STATE_KEY]['attributes']['stopped'] = bool(control.should_training_stop)
+    return TokensInCheckpoint()
+
 def _callbacks(cfg, out:Path, has_val:bool):
-    "Early stopping, local TensorBoard logging and AdaLoRA's rank updates."
+    "Early stopping, local TensorBoard logging, the progress file and AdaLoRA's rank updates."
     from transformers import TrainerCallback, EarlyStoppingCallback
     from transformers.integrations import TensorBoardCallback
     from torch.utils.tensorboard import SummaryWriter
-    cbs = [TensorBoardCallback(SummaryWriter(log_dir=str(out/'tensorboard')))]
+    cbs = [TensorBoardCallback(SummaryWriter(log_dir=str(out/'tensorboard'))), progress_callback(out/'progress.json')]
     if has_val and cfg.early_stopping_patience:
         cbs.append(EarlyStoppingCallback(cfg.early_stopping_patience, cfg.early_stopping_threshold))
     if cfg.method == 'adalora':
@@ -282,10 +378,43 @@ def _callbacks(cfg, out:Path, has_val:bool):
         cbs.append(AdaLoraStep())
     return cbs
 
+# %% ../nbs/01_train.ipynb #1adcde6c
+def eval_max_samples_for(value:int|None, # the config's `eval_max_samples`
+                         device:str, # 'cpu', 'cuda' or 'mps'
+                        ) -> int|None:
+    "Validation samples per in-training evaluation: None means all."
+    if value is None: return None if device == 'cuda' else 64
+    return value or None
+
+def eval_subset(records:list, # validation records
+                n:int|None, # how many to keep; None: all
+                seed:int, # the run's seed: the same subset on every evaluation and every resume
+               ) -> list:
+    "A fixed, seeded subset of `n` records, in file order."
+    if n is None or len(records) <= n: return records
+    return [records[i] for i in sorted(random.Random(seed).sample(range(len(records)), n))]
+
 # %% ../nbs/01_train.ipynb #dd178b87
+def pipeline_quiet() -> bool:
+    "Is this a `style-tune run` (env STYLE_TUNE_PIPELINE=1)? Then no progress-bar widgets go into the executed notebooks."
+    return os.environ.get('STYLE_TUNE_PIPELINE') == '1'
+
 def _steps_per_epoch(n_rows:int, cfg:TrainConfig) -> int:
     world = int(os.environ.get('WORLD_SIZE', 1))
     return max(1, math.ceil(n_rows / (cfg.per_device_train_batch_size * world) / cfg.gradient_accumulation_steps))
+
+def prepare_quantized(model, # a model loaded in 4 or 8 bits
+                      gc:bool, # use gradient checkpointing
+                     ):
+    "peft's `prepare_model_for_kbit_training`, keeping the bf16/fp16 weights (embeddings, LM head) in their dtype."
+    import torch
+    from peft import prepare_model_for_kbit_training
+    half = {n: p.dtype for n, p in model.named_parameters() if p.dtype in (torch.float16, torch.bfloat16)}
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gc)
+    # peft casts every weight that is not 4-bit (embeddings, lm_head: 2 GiB in bf16 for Qwen2.5-7B) to fp32; they are frozen: keep their dtype
+    for n, p in model.named_parameters():
+        if n in half: p.data = p.data.to(half[n])
+    return model
 
 def build_trainer(cfg:TrainConfig, # validated configuration
                   callbacks:list|None=None, # extra `transformers.TrainerCallback`s
@@ -300,6 +429,11 @@ def build_trainer(cfg:TrainConfig, # validated configuration
     pick = lambda k: getattr(cfg, k) if getattr(cfg, k) is not None else dd[k]
     out = Path(cfg.output_dir)
     seed_everything(cfg.seed)
+    if device == 'cpu' and os.environ.get('ACCELERATE_USE_FSDP', '').lower() == 'true':
+        _log.warning('FSDP needs CUDA GPUs: on the CPU accelerate trains with plain DDP over gloo (each process holds the whole model)')
+    quantization_config(cfg.quantization, device)  # a quantized recipe without CUDA / bitsandbytes fails here, before any download
+    if pipeline_quiet():  # plain text only in an executed notebook: no progress bars for weights loading or tokenizing
+        import datasets, transformers; datasets.disable_progress_bars(); transformers.utils.logging.disable_progress_bar()
     model_path = resolve_model(cfg.model, cfg.cache_dir)
     model, tok = load_model_and_tokenizer(model_path, quantization=cfg.quantization, device=device, dtype=cfg.dtype,
                                           attn_implementation=pick('attn_implementation'),
@@ -307,14 +441,14 @@ def build_trainer(cfg:TrainConfig, # validated configuration
     train_recs, kind = read_records(train_path, cfg.max_train_samples)
     val_recs, vkind = read_records(val_path, cfg.max_val_samples) if val_path else (None, kind)
     if vkind != kind: raise ConfigError(f'{val_path}: records are {vkind!r} but the train records are {kind!r}')
+    eval_n = eval_max_samples_for(cfg.eval_max_samples, device)
+    if val_recs: val_recs = eval_subset(val_recs, eval_n, cfg.seed)
     fmt = 'text' if kind == 'text' else loss_format(tok)
     train_ds = make_dataset(train_recs, kind, fmt)
     val_ds = make_dataset(val_recs, kind, fmt) if val_recs else None
     gc = pick('gradient_checkpointing')
     packing = choose_packing(cfg.packing, pick('attn_implementation'))
-    if cfg.quantization:
-        from peft import prepare_model_for_kbit_training
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gc)
+    if cfg.quantization: model = prepare_quantized(model, gc)
     est_rows = len(train_ds) if not packing else max(1, sum(len(str(r)) for r in train_recs) // (2 * cfg.max_seq_length))
     total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(_steps_per_epoch(est_rows, cfg) * cfg.num_train_epochs)
     eval_steps = cfg.eval_steps or cfg.save_steps
@@ -327,7 +461,7 @@ def build_trainer(cfg:TrainConfig, # validated configuration
         gradient_accumulation_steps=cfg.gradient_accumulation_steps, lr_scheduler_type=cfg.lr_scheduler_type,
         warmup_steps=cfg.warmup_steps if cfg.warmup_steps is not None else cfg.warmup_ratio,
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, optim=cfg.optim,
-        bf16=pick('bf16'), fp16=pick('fp16'), gradient_checkpointing=gc, use_liger_kernel=pick('use_liger_kernel'),
+        bf16=pick('bf16'), fp16=pick('fp16'), activation_checkpointing=gc, use_liger_kernel=pick('use_liger_kernel'),
         use_cpu=device == 'cpu', dataloader_pin_memory=device == 'cuda', dataloader_num_workers=cfg.dataloader_num_workers,
         max_length=cfg.max_seq_length, packing=packing, packing_strategy='bfd', padding_free=packing,
         train_sampling_strategy='group_by_length' if cfg.group_by_length and not packing else 'random', assistant_only_loss=fmt == 'assistant_masks',
@@ -337,16 +471,22 @@ def build_trainer(cfg:TrainConfig, # validated configuration
         eval_strategy='steps' if has_val else 'no', eval_steps=eval_steps if has_val else None,
         eval_on_start=cfg.eval_on_start and has_val,
         load_best_model_at_end=has_val, metric_for_best_model='eval_loss' if has_val else None, greater_is_better=False,
-        report_to='none', push_to_hub=False, disable_tqdm=True, dataset_num_proc=None,
+        prediction_loss_only=True,  # evaluation keeps the loss only, no logits between batches
+        report_to='none', push_to_hub=False, disable_tqdm=True if pipeline_quiet() else None, dataset_num_proc=None,
         ddp_find_unused_parameters=False if int(os.environ.get('WORLD_SIZE', 1)) > 1 else None,
     )
     if has_val and cfg.save_steps % eval_steps: raise ConfigError(f"'save_steps' ({cfg.save_steps}) must be a multiple of 'eval_steps' ({eval_steps}) to keep the best checkpoint")
-    args.update(sft_overrides or {})
+    over = dict(sft_overrides or {})
+    if 'gradient_checkpointing' in over: over.setdefault('activation_checkpointing', over.pop('gradient_checkpointing'))  # the old name
+    args.update(over)
     trainer = _sft_trainer_cls()(model=model, args=SFTConfig(**args), train_dataset=train_ds, eval_dataset=val_ds,
                                  processing_class=tok, peft_config=peft_config(cfg, total_steps),
                                  callbacks=_callbacks(cfg, out, has_val) + list(callbacks or []))
+    trainer.add_callback(_tokens_callback(trainer))
+    trainer.chunked_loss, trainer.loss_chunk_tokens = pick('chunked_loss'), cfg.loss_chunk_tokens
     info = dict(device=device, model_path=model_path, loss_format=fmt, record_kind=kind, train_path=train_path,
-                val_path=val_path, tokenizer=tok, defaults={**dd, 'packing': packing})
+                val_path=val_path, tokenizer=tok, defaults={**{k: pick(k) for k in dd}, 'packing': packing, 'eval_max_samples': eval_n,
+                                                            'eval_samples': len(val_ds) if val_ds is not None else 0})
     return trainer, info
 
 # %% ../nbs/01_train.ipynb #551dcf9d
@@ -365,6 +505,47 @@ def last_complete_checkpoint(ckpt_dir, # the trainer's checkpoints folder
         except (OSError, ValueError): pass
         if remove_partial: shutil.rmtree(p, ignore_errors=True)
     return None
+
+# %% ../nbs/01_train.ipynb #22897a3d
+# fields that do not change the trained weights: where files go, logging, resuming, the device the run is on
+CONFIG_HASH_EXCLUDED = ('output_dir', 'data_dir', 'train_file', 'val_file', 'resume', 'logging_steps', 'save_total_limit',
+                        'dataloader_num_workers', 'cache_dir', 'trust_remote_code', 'device', 'eval_on_start')
+
+def config_hash(cfg:TrainConfig, # the run's configuration
+                dataset_hashes:dict, # sha256 of the data files, e.g. {'train': ..., 'val': ...}
+               ) -> str:
+    "Hash of what decides the trained weights: the training fields of `cfg` and the data's content."
+    fields = {k: v for k, v in asdict(cfg).items() if k not in CONFIG_HASH_EXCLUDED}
+    return sha256_bytes(dumps_json({'config': fields, 'data': dataset_hashes}).encode())
+
+def checkpoints_config_hash(ckpt_dir) -> str|None:
+    "The config hash recorded in a checkpoints folder, or None."
+    try: return json.loads((Path(ckpt_dir)/'config_hash.json').read_text())['config_hash']
+    except (OSError, ValueError, KeyError, TypeError): return None
+
+def set_aside_stale_checkpoints(ckpt_dir, # the trainer's checkpoints folder
+                                want:str, # `config_hash` of this run
+                               ) -> Path|None:
+    "Move `ckpt_dir` aside when its checkpoints were written under another (or an unknown) config; return where it went."
+    ckpt_dir = Path(ckpt_dir)
+    if not ckpt_dir.is_dir(): return None
+    have = checkpoints_config_hash(ckpt_dir)
+    if have == want or not any(ckpt_dir.glob('checkpoint-*')): return None  # nothing to resume from: the new hash replaces the old
+    dest = ckpt_dir.with_name(f"{ckpt_dir.name}.stale-{(have or 'unknown')[:8]}")
+    n = 1
+    while dest.exists(): dest, n = ckpt_dir.with_name(f"{ckpt_dir.name}.stale-{(have or 'unknown')[:8]}-{n}"), n + 1
+    os.replace(ckpt_dir, dest)
+    print(f'train: the checkpoints in {ckpt_dir} were written under a different training config: moved them to {dest} '
+          '(delete it when you no longer need it); training starts from scratch')
+    return dest
+
+def write_config_hash(ckpt_dir, # the trainer's checkpoints folder
+                      cfg:TrainConfig, dataset_hashes:dict) -> str:
+    "Record the config hash of the checkpoints about to be written in `ckpt_dir`; return it."
+    h = config_hash(cfg, dataset_hashes)
+    write_json(private_dir(ckpt_dir)/'config_hash.json', {'config_hash': h, 'dataset_hashes': dataset_hashes,
+               'config': {k: v for k, v in asdict(cfg).items() if k not in CONFIG_HASH_EXCLUDED}})
+    return h
 
 # %% ../nbs/01_train.ipynb #40f0934b
 def plot_loss_curve(log_history:list[dict], # `trainer.state.log_history`
@@ -420,64 +601,181 @@ def system_prompt_of(data_dir, records:list[dict]|None=None) -> str|None:
     return None
 
 # %% ../nbs/01_train.ipynb #2c10127b
-def _save_final(trainer, dest:Path, full:bool):
-    "Save the trained adapter (or full model) with its tokenizer, safetensors only, replacing `dest` atomically."
-    tmp = dest.with_name(f'.{dest.name}.tmp')
-    if trainer.is_world_process_zero() and tmp.exists(): shutil.rmtree(tmp)
-    trainer.save_model(str(tmp))  # every process takes part (FSDP / ZeRO-3 gather the weights)
-    if not trainer.is_world_process_zero(): return dest
-    for f in tmp.iterdir():
-        if f.suffix in ('.bin', '.pt', '.pth', '.pkl'): f.unlink()  # training_args.bin is a pickle: not shipped
-    old = dest.with_name(f'.{dest.name}.old')
-    if dest.exists(): os.replace(dest, old)
-    os.replace(tmp, dest)
-    if old.exists(): shutil.rmtree(old)
-    return dest
+def weights_sha256(folder, # a saved adapter or model folder
+                  ) -> dict:
+    "The sha256 of each `*.safetensors` file in `folder`, by file name."
+    return {f.name: sha256_file(f) for f in sorted(Path(folder).glob('*.safetensors'))}
 
-def train(cfg:TrainConfig|dict, # configuration (a dict is validated first)
-          callbacks:list|None=None, # extra `transformers.TrainerCallback`s
-         ) -> dict:
+def _full_state_dict(trainer):
+    "Under FSDP, gather a full state dict to save: under SHARDED_STATE_DICT transformers' `save_model` writes nothing with PEFT."
+    plugin = getattr(trainer.accelerator.state, 'fsdp_plugin', None) if trainer.is_fsdp_enabled else None
+    if plugin is not None and 'FULL_STATE_DICT' not in str(plugin.state_dict_type): plugin.set_state_dict_type('FULL_STATE_DICT')
+
+def _save_final(trainer, dest:Path, full:bool,
+                manifest:dict|None=None, # the run manifest, written inside `dest` with the weights' sha256 (main process)
+               ) -> dict|None:
+    "Save the weights (safetensors only), tokenizer and manifest into a staging folder swapped in as `dest` atomically; return the manifest."
+    _full_state_dict(trainer)
+    if not trainer.is_world_process_zero():  # a collective call (FSDP / ZeRO-3 gather the weights); only the main process writes
+        with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f'.{dest.name}.rank-') as d: trainer.save_model(d)
+        return None
+    with replace_folder(dest, carry_over=False) as stage:  # a kill or an error before the swap leaves `dest` (and the manifest inside) as it was
+        trainer.save_model(str(stage))
+        if not any(stage.glob('*.safetensors')):
+            raise RuntimeError(f"training finished but no {'model' if full else 'adapter'} weights were saved (the accelerate config's "
+                               f"state dict type must be FULL_STATE_DICT); {dest} was left as it was")
+        for f in stage.iterdir():
+            if f.suffix in ('.bin', '.pt', '.pth', '.pkl'): f.unlink()  # training_args.bin is a pickle: not shipped
+        if manifest is not None:
+            manifest = {**manifest, 'weights_sha256': weights_sha256(stage)}
+            write_json(stage/'run_manifest.json', manifest)
+    return manifest
+
+def _link_manifest(out:Path, dest:Path, manifest:dict|None=None) -> Path:
+    "Point `out/run_manifest.json` at `dest/run_manifest.json` (a relative link, replaced atomically); a copy where links fail."
+    link, target = out/'run_manifest.json', f'{dest.name}/run_manifest.json'
+    if link.is_symlink() and os.readlink(link) == target: return link
+    tmp = out/f'.run_manifest.json.{os.getpid()}.link'
+    try:
+        if tmp.is_symlink() or tmp.exists(): tmp.unlink()
+        os.symlink(target, tmp); os.replace(tmp, link)
+    except OSError:  # no symbolic links here (some Windows setups): a copy, written after the weights
+        write_json(link, manifest if manifest is not None else json.loads((dest/'run_manifest.json').read_text(encoding='utf-8')))
+    return link
+
+def _adopt_plain_manifest(out:Path, dest:Path):
+    "Before replacing `dest`: a plain `out/run_manifest.json` of an older version moves into the folder it describes, and is linked."
+    plain = out/'run_manifest.json'
+    if plain.is_symlink() or not plain.is_file() or not dest.is_dir() or (dest/'run_manifest.json').exists(): return
+    try: old = json.loads(plain.read_text(encoding='utf-8'))
+    except ValueError: return
+    if isinstance(old, dict) and Path(str(old.get('adapter_dir') or '')).name == dest.name:
+        write_json(dest/'run_manifest.json', old); _link_manifest(out, dest, old)
+
+def _restore_finished(trainer, ckpt:Path):
+    "Load a finished run's trainer state and the weights it ended with (the best checkpoint's when it keeps the best)."
+    from transformers import TrainerState
+    trainer.state = TrainerState.load_from_json(str(Path(ckpt)/'trainer_state.json'))
+    best = trainer.state.best_model_checkpoint
+    best = Path(ckpt).parent/Path(best).name if best else None  # found by name: the output folder may have moved
+    trainer.state.best_model_checkpoint = str(best) if best and best.is_dir() else None
+    use_best = trainer.args.load_best_model_at_end and trainer.state.best_model_checkpoint
+    trainer._load_from_checkpoint(str(best if use_best else ckpt))
+
+# %% ../nbs/01_train.ipynb #14e240d6
+def final_val_loss(trainer, # a trainer that finished `train()`
+                   has_val:bool, # is there a validation set?
+                  ) -> float|None:
+    "The validation loss of the weights being saved, evaluating again only when no in-training evaluation measured them."
+    if not has_val: return None
+    st = trainer.state
+    if trainer.args.load_best_model_at_end and st.best_metric is not None:
+        return st.best_metric  # the best checkpoint's weights were loaded back: its loss is the saved adapter's
+    evals = [h for h in st.log_history if 'eval_loss' in h]
+    if evals and evals[-1].get('step') == st.global_step: return evals[-1]['eval_loss']
+    return trainer.evaluate()['eval_loss']  # one pass over the (capped) in-training evaluation subset
+
+# %% ../nbs/01_train.ipynb #cc2cadee
+def run_train(cfg:TrainConfig|dict, # configuration (a dict is validated first)
+              callbacks:list|None=None, # extra `transformers.TrainerCallback`s
+             ) -> dict:
     "Train, save the adapter, loss curve and run manifest in `cfg.output_dir`, and return the manifest."
-    import torch
     if isinstance(cfg, dict): cfg = make_train_config(cfg)
     t0 = time.time()
+    train_path, val_path = data_files(cfg)  # fail on missing data before anything is written
+    hashes = {'train': sha256_file(train_path)} | ({'val': sha256_file(val_path)} if val_path else {})
     out = private_dir(cfg.output_dir)  # the adapter encodes the author's texts: keep it private
     ckpt_dir = out/'checkpoints'
-    resume_from = last_complete_checkpoint(ckpt_dir, remove_partial=True) if cfg.resume else None
-    if not cfg.resume and ckpt_dir.exists(): shutil.rmtree(ckpt_dir)
+    want = config_hash(cfg, hashes)
+    main_process, stale = int(os.environ.get('RANK', 0)) == 0, None  # several processes (accelerate launch): the first one moves files
+    if not cfg.resume and ckpt_dir.exists() and main_process: shutil.rmtree(ckpt_dir)
+    if cfg.resume and main_process: stale = set_aside_stale_checkpoints(ckpt_dir, want)
+    # the other processes resume only from checkpoints recorded under this config, as the first one does
+    ok = cfg.resume and (main_process or checkpoints_config_hash(ckpt_dir) == want)
+    resume_from = last_complete_checkpoint(ckpt_dir, remove_partial=main_process) if ok else None
+    if main_process:
+        write_config_hash(ckpt_dir, cfg, hashes)
+        write_progress(out/'progress.json', 0, max(cfg.max_steps, 0), None, 0.0, None)  # not the last run's, while the model loads
     trainer, info = build_trainer(cfg, callbacks)
+    trainer.tokens_before = (tokens_in_checkpoint(resume_from) if resume_from else 0)
     t_train = time.time()
-    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    if resume_from and checkpoint_finished(resume_from):
+        # the trainer would train one more step from a finished checkpoint in mid-epoch: load its end state instead
+        _restore_finished(trainer, resume_from)
+        st = trainer.state
+        if trainer.is_world_process_zero():
+            last = [h['loss'] for h in st.log_history if 'loss' in h]
+            write_progress(out/'progress.json', st.global_step, st.max_steps, last[-1] if last else None, 0.0, 0.0, done=True)
+    else: trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     train_s = time.time() - t_train
-    final_val = trainer.evaluate()['eval_loss'] if info['val_path'] else None
-    dest = _save_final(trainer, out/('model' if cfg.method == 'full' else 'adapter'), cfg.method == 'full')
-    tokens = torch.tensor(trainer.loss_tokens, dtype=torch.long, device=trainer.args.device)
-    tokens = int(trainer.accelerator.reduce(tokens, reduction='sum')) if trainer.accelerator.num_processes > 1 else int(tokens)
-    if not trainer.is_world_process_zero(): return {}
+    final_val = final_val_loss(trainer, info['val_path'] is not None)
+    dest = out/('model' if cfg.method == 'full' else 'adapter')
+    this_run = trainer.tokens_this_run()  # a collective call
+    if not trainer.is_world_process_zero():
+        _save_final(trainer, dest, cfg.method == 'full')
+        return {}
+    tokens = this_run + (trainer.tokens_before or 0)
     hist = trainer.state.log_history
     train_losses = [h['loss'] for h in hist if 'loss' in h]
     recs = read_jsonl(info['train_path'])[:3]
-    hashes = {'train': sha256_file(info['train_path'])}
-    if info['val_path']: hashes['val'] = sha256_file(info['val_path'])
     manifest = {
         'stage': 'train', 'base_model': cfg.model, 'base_model_path': str(info['model_path']),
         'method': cfg.method, 'adapter_dir': str(dest), 'system_prompt': system_prompt_of(cfg.data_dir, recs),
         'data_dir': str(Path(cfg.data_dir).resolve()), 'train_file': str(info['train_path']),
         'val_file': str(info['val_path']) if info['val_path'] else None, 'dataset_hashes': hashes,
-        'seed': cfg.seed, 'config': asdict(cfg), 'effective': {**info['defaults'], 'device': info['device'],
-        'loss_format': info['loss_format'], 'num_processes': trainer.accelerator.num_processes},
+        'seed': cfg.seed, 'config': asdict(cfg), 'config_hash': want,
+        'effective': {**info['defaults'], 'device': info['device'], 'loss_format': info['loss_format'],
+                      'num_processes': trainer.accelerator.num_processes,
+                      'distributed_type': trainer.accelerator.distributed_type.value},
         'versions': package_versions(), 'git_rev': git_revision(), 'hardware': hardware_info(),
         'wall_time_s': round(time.time() - t0, 2), 'train_time_s': round(train_s, 2),
         'global_step': trainer.state.global_step, 'resumed_from': str(resume_from) if resume_from else None,
-        'train_tokens': tokens, 'tokens_per_s': round(tokens / train_s, 2) if train_s > 0 else None,
-        'tokens_note': 'loss-bearing tokens trained in this process run (excluding steps before a resume)',
-        'final_train_loss': train_losses[-1] if train_losses else result.training_loss,
+        'stale_checkpoints': str(stale) if stale else None,
+        'train_tokens': tokens, 'train_tokens_this_run': this_run,
+        'tokens_per_s': round(this_run / train_s, 2) if train_s > 0 and this_run else None,
+        'tokens_note': 'train_tokens: loss-bearing tokens of the whole training, resumes included' if trainer.tokens_before is not None
+                       else 'train_tokens: loss-bearing tokens of this process run only (the checkpoint it resumed from did not record its own)',
+        'final_train_loss': train_losses[-1] if train_losses else None,
         'final_val_loss': final_val, 'best_checkpoint': trainer.state.best_model_checkpoint,
         'best_val_loss': trainer.state.best_metric,
     }
+    # the manifest lives inside the weights' folder, swapped in with them, and `out/run_manifest.json` links to it:
+    # a kill at any moment leaves the old weights with the old manifest, or the new with the new
+    _adopt_plain_manifest(out, dest)
+    manifest = _save_final(trainer, dest, cfg.method == 'full', manifest)
+    _link_manifest(out, dest, manifest)
     write_json(out/'log_history.json', hist)
     plot_loss_curve(hist, out/'loss_curve.png')
-    write_json(out/'run_manifest.json', manifest)
+    return manifest
+
+train = run_train  # the name other modules and scripts use
+
+# %% ../nbs/01_train.ipynb #e1cd81c6
+MANIFEST_KEYS = ('base_model', 'base_model_path', 'method', 'adapter_dir', 'system_prompt', 'data_dir', 'dataset_hashes', 'seed',
+                 'config', 'config_hash', 'effective', 'versions', 'git_rev', 'hardware', 'wall_time_s', 'global_step', 'resumed_from',
+                 'train_tokens', 'tokens_per_s', 'final_train_loss', 'final_val_loss', 'val_file')
+
+def check_train_outputs(manifest:dict, # what `run_train` returned
+                       ) -> dict:
+    "Check a finished run's adapter and manifest; raise `RuntimeError` saying what is wrong."
+    if missing := [k for k in MANIFEST_KEYS if k not in manifest]:
+        raise RuntimeError(f"the run manifest lacks {', '.join(missing)}: the train stage did not finish; run it again")
+    folder = Path(manifest['adapter_dir'])
+    weights = sorted(f.name for f in folder.iterdir() if f.suffix in ('.safetensors', '.bin', '.pt', '.pth', '.pkl')) if folder.is_dir() else []
+    if not any(w.endswith('.safetensors') for w in weights): raise RuntimeError(f'no trained weights (*.safetensors) in {folder}: run the train stage again')
+    if pickled := [w for w in weights if not w.endswith('.safetensors')]:
+        raise RuntimeError(f"{folder} holds pickled files ({', '.join(pickled)}): only safetensors files are written; remove them")
+    want = manifest.get('weights_sha256')
+    if want and sum(f.stat().st_size for f in folder.glob('*.safetensors')) <= 2**31 and weights_sha256(folder) != want:
+        raise RuntimeError(f'the weights in {folder} are not the ones its run manifest describes (changed after training, or '
+                           'another run wrote them): run the train stage again')
+    if manifest['global_step'] <= 0: raise RuntimeError('training ran no optimizer step: check max_steps / num_train_epochs and the data')
+    if manifest['train_tokens'] <= 0 and not manifest['resumed_from']:
+        raise RuntimeError('no token carried a loss: the assistant replies are empty or cut off; raise max_seq_length or check the prep data')
+    v = manifest['final_val_loss']
+    if manifest['val_file'] and not (isinstance(v, (int, float)) and math.isfinite(v)):
+        raise RuntimeError(f'the validation loss is {v}: training diverged; lower learning_rate')
+    if not (Path(manifest['adapter_dir']).parent/'loss_curve.png').is_file(): raise RuntimeError('the loss curve was not written')
     return manifest
 
 # %% ../nbs/01_train.ipynb #15986908
@@ -505,7 +803,7 @@ def train_cli(argv:list[str]|None=None, # command-line arguments (default `sys.a
     known, rest = p.parse_known_args(argv)
     try:
         cfg = load_train_config(known.config, **parse_overrides(rest))
-        manifest = train(cfg)
+        manifest = run_train(cfg)
     except ConfigError as e:
         print(f'error: {e}', file=sys.stderr); raise SystemExit(2)
     if manifest:
