@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_core.ipynb #0beacbaf
 from __future__ import annotations
-import os, json, hashlib, tempfile, random, dataclasses, typing, platform
+import os, re, json, hashlib, tempfile, random, dataclasses, typing, platform
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -356,6 +356,13 @@ def _type_ok(value, tp) -> bool:
 def _type_name(tp) -> str:
     return getattr(tp, '__name__', None) or str(tp).replace('typing.', '')
 
+_FLOAT_TEXT = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?')
+
+def _as_float_if_meant(value, tp):
+    "YAML 1.1 reads `1e-3` (no dot) as text: where a key takes a float and not text, read such text as the number."
+    if isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()) and _type_ok(1.0, tp) and not _type_ok(value, tp): return float(value)
+    return value
+
 def validate_config(cfg:dict, # raw configuration, e.g. from YAML
                     schema:type, # a dataclass describing the allowed keys, their types and defaults
                     what:str='config', # name used in messages, e.g. 'train config'
@@ -373,6 +380,7 @@ def validate_config(cfg:dict, # raw configuration, e.g. from YAML
             import difflib
             close = difflib.get_close_matches(str(k), fields, n=1)
             raise ConfigError(f"{what}: unknown key '{k}'" + (f" (did you mean '{close[0]}'?)" if close else ''))
+        v = _as_float_if_meant(v, hints[k])
         if not _type_ok(v, hints[k]):
             raise ConfigError(f"{what}: '{k}' must be {_type_name(hints[k])}, got {v!r} ({type(v).__name__})")
         out[k] = v
