@@ -95,6 +95,8 @@ class TrainConfig:
         if self.method == 'full' and self.quantization: raise ValueError("'full' fine-tuning cannot use a quantized base model: use method qlora")
         if self.device not in ('auto', 'cpu', 'cuda', 'mps'): raise ValueError(f"'device' must be auto, cpu, cuda or mps, got {self.device!r}")
         if self.eval_max_samples is not None and self.eval_max_samples < 0: raise ValueError(f"'eval_max_samples' must be 0 (all) or positive, got {self.eval_max_samples}")
+        if self.eval_steps is not None and (self.eval_steps <= 0 or self.save_steps % self.eval_steps):
+            raise ValueError(f"'save_steps' ({self.save_steps}) must be a multiple of 'eval_steps' ({self.eval_steps}) to keep the best checkpoint")
 
 # %% ../nbs/01_train.ipynb #371ceef8
 TRAIN_ALIASES = {
