@@ -59,12 +59,12 @@ def atomic_write(path, # file to write
     return path
 
 def remove_stale_temps(folder, # a folder `atomic_write` writes into
+                       names:list[str], # the files a stage writes there: only their `.NAME.*.tmp` go, never a user's own
                       ) -> int:
-    "Delete temporary files that a killed `atomic_write` left in `folder`; returns how many."
-    n = 0
-    for p in Path(folder).glob('.*.tmp') if Path(folder).is_dir() else []:
-        p.unlink(missing_ok=True); n += 1
-    return n
+    "Delete the temporary files a killed `atomic_write` of one of `names` left in `folder`; returns how many."
+    stale = [p for n in names for p in Path(folder).glob(f'.{n}.*.tmp')] if Path(folder).is_dir() else []
+    for p in stale: p.unlink(missing_ok=True)
+    return len(stale)
 
 # %% ../nbs/90_core.ipynb #bf54c533
 def dumps_json(obj, # JSON-serialisable object

@@ -780,12 +780,6 @@ def _no_article_error(backup_dir, log:Log) -> ConfigError:
     eg = log.skipped[0]
     return ConfigError(f"no usable article found in {backup_dir}: {n} file{'s' if n != 1 else ''} skipped, e.g. {eg['path']}: {eg['reason']}")
 
-def _remove_own_temps(folder:Path, names:list[str]) -> int:
-    "Delete the temporary files a killed run left beside the files `names` (`.NAME.*.tmp`, from `atomic_write`), nothing else."
-    stale = [p for n in names for p in folder.glob(f'.{n}.*.tmp')]
-    for p in stale: p.unlink(missing_ok=True)
-    return len(stale)
-
 def run_prep(cfg:PrepConfig, # from `load_prep_config`
             ) -> dict:
     "Run the prep stage: read, clean, chunk, build samples, split by article, and only then write the files; returns the stats."
@@ -816,7 +810,7 @@ def run_prep(cfg:PrepConfig, # from `load_prep_config`
     content_key = 'text' if cfg.mode == 'text' else None
     sample_tokens = [count(s['text']) if content_key else count(s['messages'][2]['content']) for sp in samples for s in samples[sp]]
     out = private_dir(out_dir)
-    _remove_own_temps(out, DATASET_FILES + ['.neutral_cache.jsonl'])
+    remove_stale_temps(out, DATASET_FILES + ['.neutral_cache.jsonl'])
     with replace_folder(out) as stage:  # the set changes at once: a kill leaves the old dataset or the new one, whole
         files = {}
         for sp in SPLITS:
