@@ -241,6 +241,10 @@ def ipc_kernel_manager(socket_dir:Path):
     class IPCKernelManager(AsyncKernelManager):
         transport = Unicode('ipc')
         ip = Unicode(str(Path(socket_dir)/'kernel'))
+        async def _async_interrupt_kernel(self):
+            # jupyter_client interrupts before every shutdown; a kernel still flushing its last reply then logs
+            # "KeyboardInterrupt caught in kernel" to the user's terminal. A finished stage needs no interrupt.
+            if not self.shutting_down: await super()._async_interrupt_kernel()
     return IPCKernelManager
 
 # %% ../nbs/04_pipeline.ipynb #d9a01b3e
