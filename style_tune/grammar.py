@@ -237,7 +237,8 @@ def metavar(tp) -> str:
 def key_line(self:CommandLine, key:Key) -> str:
     "One key in the help: its flags, what it takes, its comment, its default and its other spellings."
     yes_no = bool in type_members(key.tp) and list_element(key.tp) is None
-    flags = f"{flag_of(key.name)}, --no-{key.name.replace('_', '-')}" if yes_no else f'{flag_of(key.name)} {metavar(key.tp)}'
+    negation = '' if key.name.startswith('no_') else f", --no-{key.name.replace('_', '-')}"  # `--no-adapter` has no `--no-no-adapter`
+    flags = flag_of(key.name) + negation if yes_no else f'{flag_of(key.name)} {metavar(key.tp)}'
     also = [flag_of(a) for a, k in self.aliases.items() if k == key.name]
     text = ' '.join(filter(None, [key.doc, f'(default: {describe_default(key.default)})', f"[also {', '.join(also)}]" if also else '']))
     return f'  {flags:<30} {text}'

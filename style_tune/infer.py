@@ -568,7 +568,7 @@ def _parse_adapter_args(values:list[str]|None) -> dict:
 class GenerateOptions:
     "Options of `style-tune generate` that are not `InferConfig` keys."
     adapter: list[str]|None = None # adapter folder as [NAME=]DIR; repeat the flag (or give several) to load several
-    use: str|None = None # which loaded adapter to generate with (default: the first)
+    use: str|None = None # which loaded adapter to generate with; none: the first
     no_adapter: bool = False # generate with the base model (adapters unplugged)
     stream: bool = False # print tokens as they are generated
     progress: bool = True # show the progress bar
