@@ -750,6 +750,7 @@ class EvalOptions:
 
 EVAL_COMMAND = CommandLine(EvalConfig, EvalOptions, verbatim=('score_ab',), description='Evaluate a style adapter against its base model (02_eval).')
 
+# %% ../nbs/02_eval.ipynb #5e7a1c05
 def parse_eval_args(argv:Sequence[str]|None=None, # the arguments after the command (default: sys.argv[1:])
                     prog:str='style-tune eval', # the command as typed, for --help
                    ) -> tuple[EvalConfig, EvalOptions]:
@@ -763,6 +764,7 @@ def parse_eval_args(argv:Sequence[str]|None=None, # the arguments after the comm
         if getattr(cfg, k): setattr(cfg, k, str(Path(getattr(cfg, k)).expanduser().resolve()))
     return cfg, args.options
 
+# %% ../nbs/02_eval.ipynb #5e7a1c08
 def eval_cli(argv:Sequence[str]|None=None, # the arguments after the command (default: sys.argv[1:])
              prog:str='style-tune eval', # the command as typed, for --help and errors
             ) -> int:

@@ -232,7 +232,7 @@ def metavar(tp) -> str:
     choices = [str(a) for m in members if typing.get_origin(m) is typing.Literal for a in typing.get_args(m)]
     return '{' + ','.join(choices) + '}' if choices else 'N' if int in members else 'X' if float in members else 'TEXT'
 
-# %% ../nbs/94_cli_grammar.ipynb #0c9b10f1
+# %% ../nbs/94_cli_grammar.ipynb #69ae3bcf
 @patch
 def key_line(self:CommandLine, key:Key) -> str:
     "One key in the help: its flags, what it takes, its comment, its default and its other spellings."
@@ -243,6 +243,7 @@ def key_line(self:CommandLine, key:Key) -> str:
     text = ' '.join(filter(None, [key.doc, f'(default: {describe_default(key.default)})', f"[also {', '.join(also)}]" if also else '']))
     return f'  {flags:<30} {text}'
 
+# %% ../nbs/94_cli_grammar.ipynb #f10e83d7
 @patch
 def help_text(self:CommandLine, prog:str='style-tune') -> str:
     "The `--help` page: the usage line with the command as typed, then every key with its default and comment."

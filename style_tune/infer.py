@@ -564,6 +564,7 @@ def _parse_adapter_args(values:list[str]|None) -> dict:
         out[name] = path
     return out
 
+# %% ../nbs/03_infer.ipynb #3c1a0e11
 @dataclass
 class GenerateOptions:
     "Options of `style-tune generate` that are not `InferConfig` keys."
@@ -578,6 +579,7 @@ class MergeOptions:
     "Options of `style-tune merge` that are not `InferConfig` keys."
     overwrite: bool = False # replace an existing merged model that style_tune wrote
 
+# %% ../nbs/03_infer.ipynb #3c1a0e13
 INFER_COMMANDS = {
     'generate': CommandLine(InferConfig, GenerateOptions, aliases={'prompt': 'prompts', 'output': 'output_path'}, verbatim=('prompts', 'adapter'),
                             description='Generate with a style_tune LoRA adapter plugged into its base model.'),
@@ -585,7 +587,7 @@ INFER_COMMANDS = {
                          only=('adapter_dir', 'merge_out', 'merge_dtype', *MODEL_SPELLINGS),
                          description='Merge an adapter into its base model and save a standalone safetensors model.')}
 
-# %% ../nbs/03_infer.ipynb #3c1a0e02
+# %% ../nbs/03_infer.ipynb #3c1a0e16
 def check_generate_conflicts(config:dict, # the config keys the command line set
                              options:GenerateOptions, # its options
                             ):
@@ -595,6 +597,7 @@ def check_generate_conflicts(config:dict, # the config keys the command line set
     if options.adapter and config.get('adapter_dir'):
         raise ConfigError('--adapter and --adapter-dir both name the adapter: give one (repeat --adapter to load several)')
 
+# %% ../nbs/03_infer.ipynb #3c1a0e19
 def parse_infer_args(argv:list[str]|None=None, # `generate` or `merge`, then its arguments (default: sys.argv[1:])
                     ) -> tuple[str, InferConfig, Any]:
     "The command, the `InferConfig` and the options a generate or merge command line asks for."
@@ -610,7 +613,7 @@ def parse_infer_args(argv:list[str]|None=None, # `generate` or `merge`, then its
         if getattr(cfg, k): setattr(cfg, k, str(Path(getattr(cfg, k)).expanduser().resolve()))
     return command, cfg, args.options
 
-# %% ../nbs/03_infer.ipynb #3c1a0e05
+# %% ../nbs/03_infer.ipynb #3c1a0e1c
 def merge_cli(cfg:InferConfig, # from `parse_infer_args`
               options:MergeOptions, # its options
              ) -> int:
@@ -621,6 +624,7 @@ def merge_cli(cfg:InferConfig, # from `parse_infer_args`
     print(f'merged model written to {out}')
     return 0
 
+# %% ../nbs/03_infer.ipynb #3c1a0e1f
 def generate_cli(cfg:InferConfig, # from `parse_infer_args`
                  options:GenerateOptions, # its options
                 ) -> int:
@@ -646,6 +650,7 @@ def generate_cli(cfg:InferConfig, # from `parse_infer_args`
         else: print(generate(inf, [prompt], cfg)[0]['output'], flush=True)
     return 0
 
+# %% ../nbs/03_infer.ipynb #3c1a0e22
 def infer_cli(argv:list[str]|None=None, # `generate` or `merge`, then its arguments (default: sys.argv[1:])
              ) -> int:
     "Command-line entry point for `generate` and `merge`; returns the exit status."

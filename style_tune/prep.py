@@ -900,6 +900,7 @@ def parse_prep_args(argv=None, # the arguments after the command (default: sys.a
     if raw.get('tokenizer') == 'chars': raw['tokenizer'] = None  # the older spelling of none: count characters
     return validate_config(raw, PrepConfig, 'prep config', PREP_ALIASES)
 
+# %% ../nbs/00_prep.ipynb #8d19c304
 def prep_cli(argv=None, # the arguments after the command (default: sys.argv[1:])
              prog:str='style-tune prep', # the command as typed, for --help
             ) -> dict:

@@ -790,12 +790,13 @@ def check_quantization_conflict(raw:dict, # the config: the file's keys with the
                                 given:dict, # the keys the command line set
                                ):
     "qlora trains on a 4-bit base: asking for it with quantization none is one error naming both, not advice repeated later."
-    q = raw.get('quantization', '4bit')
+    q = raw.get('quantization', 'not given')
     explicit_none = (q is None and 'quantization' in given) or q is False or (isinstance(q, str) and q.strip().lower() == 'none')
     if explicit_none and normalise_train_keys(raw)[0].get('method') == 'qlora':
         raise ConfigError('method qlora and quantization none conflict: qlora is LoRA on a 4-bit quantized base (it implies '
                           'quantization 4bit); use method lora to train without quantization')
 
+# %% ../nbs/01_train.ipynb #7a1c0e06
 def parse_train_args(argv:list[str]|None=None, # the arguments after the command (default: sys.argv[1:])
                      prog:str='style-tune train', # the command as typed, for --help
                     ) -> TrainConfig:
