@@ -83,7 +83,7 @@ class Key:
 def field_docs(schema) -> dict:
     "The docments comments of a dataclass's fields; {} when its source cannot be read."
     try: return {k: v for k, v in docments(schema).items() if v and k != 'return'}
-    except (OSError, TypeError, ValueError, SyntaxError): return {}
+    except Exception: return {}  # e.g. a class typed into a notebook kernel: the help is only less wordy
 
 # %% ../nbs/94_cli_grammar.ipynb #f7872ef4
 def schema_keys(schema, # a dataclass, or None
