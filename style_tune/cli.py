@@ -4,12 +4,15 @@
 
 # %% ../nbs/05_cli.ipynb #97169f15
 from __future__ import annotations
-import sys, shutil, argparse, importlib, configparser
+import sys, shutil, importlib, configparser
+from dataclasses import dataclass
 from pathlib import Path
 from .core import ConfigError, made_by_style_tune
+from .grammar import CommandLine
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'PERSONAL_PATHS', 'run_cli', 'is_project_folder', 'forget', 'forget_cli', 'version', 'main']
+__all__ = ['SUBCOMMANDS', 'RUN_COMMAND', 'PERSONAL_PATHS', 'FORGET_COMMAND', 'RunOptions', 'run_cli', 'is_project_folder',
+           'forget', 'ForgetOptions', 'forget_cli', 'version', 'run_subcommand', 'main']
 
 # %% ../nbs/05_cli.ipynb #1a24a4dc
 SUBCOMMANDS = {  # name -> (module, function, one-line help)
@@ -23,22 +26,26 @@ SUBCOMMANDS = {  # name -> (module, function, one-line help)
 }
 
 # %% ../nbs/05_cli.ipynb #e471d251
-def run_cli(argv=None):
+@dataclass
+class RunOptions:
+    "Options of `style-tune run`; the parameters file holds the pipeline's config."
+    runs_dir: str = 'outputs/runs' # folder for run folders
+    name: str|None = None # run name (default: the file's run_name)
+    only: list[str]|None = None # run only these stages (prep, train, eval, infer)
+    force: bool = False # run every stage again
+    verbose: bool = False # stream the notebooks' output and show full tracebacks
+
+RUN_COMMAND = CommandLine(options=RunOptions, file_flag='params', file_help='the pipeline parameters file (default: params/cpu_demo.yaml)',
+                          description='Run prep → train → eval → infer headless and write REPORT.md.')
+
+def run_cli(argv=None, # the arguments after `run` (default: sys.argv[1:])
+            prog:str='style-tune run', # the command as typed, for --help
+           ):
     "`style-tune run [PARAMS]`: check everything, then run the papermill pipeline."
     from style_tune.pipeline import run_pipeline
-    p = argparse.ArgumentParser(prog='style-tune run', description='Run prep → train → eval → infer headless and write REPORT.md.')
-    p.add_argument('params_file', nargs='?', default=None, help='pipeline parameters file (YAML); default params/cpu_demo.yaml')
-    p.add_argument('--params', default=None, help='the same, as an option')
-    p.add_argument('--runs-dir', '--runs_dir', dest='runs_dir', default='outputs/runs', help='folder for run folders')
-    p.add_argument('--name', default=None, help="run name (default: the file's run_name)")
-    p.add_argument('--only', nargs='+', default=None, help='run only these stages (prep, train, eval, infer)')
-    p.add_argument('--force', action='store_true', help='run every stage again')
-    p.add_argument('--verbose', action='store_true', help="stream the notebooks' output and show full tracebacks")
-    a = p.parse_args(argv)
-    if a.params_file and a.params and a.params_file != a.params:
-        raise ConfigError(f'two parameters files given ({a.params_file} and --params {a.params}): give one')
-    params = a.params_file or a.params or 'params/cpu_demo.yaml'
-    return run_pipeline(params, a.runs_dir, a.name, a.only, a.force, log_output=a.verbose)
+    args = RUN_COMMAND.parse(argv, prog)
+    o = args.options
+    return run_pipeline(args.config_file or 'params/cpu_demo.yaml', o.runs_dir, o.name, o.only, o.force, log_output=o.verbose)
 
 # %% ../nbs/05_cli.ipynb #4ff03aa2
 PERSONAL_PATHS = ['data', 'outputs']  # relative to the project folder
@@ -76,12 +83,20 @@ def forget(project_dir='.', # the project folder
     return gone, kept
 
 # %% ../nbs/05_cli.ipynb #62c881d1
-def forget_cli(argv=None):
+@dataclass
+class ForgetOptions:
+    "Options of `style-tune forget`."
+    yes: bool = False # really delete (otherwise only list)
+    project_dir: str = '.' # the project folder
+
+FORGET_COMMAND = CommandLine(options=ForgetOptions, file_flag=None,
+                             description='Delete prepared data, adapters and runs that style_tune wrote under data/ and outputs/.')
+
+def forget_cli(argv=None, # the arguments after `forget` (default: sys.argv[1:])
+               prog:str='style-tune forget', # the command as typed, for --help
+              ):
     "`style-tune forget [--yes]`: delete the personal data and outputs the project wrote."
-    p = argparse.ArgumentParser(prog='style-tune forget', description='Delete prepared data, adapters and runs that style_tune wrote under data/ and outputs/.')
-    p.add_argument('--yes', action='store_true', help='really delete (otherwise only list)')
-    p.add_argument('--project-dir', '--project_dir', dest='project_dir', default='.', help='the project folder')
-    a = p.parse_args(argv)
+    a = FORGET_COMMAND.parse(argv, prog).options
     gone, kept = forget(a.project_dir, dry_run=not a.yes)
     for g in gone: print(('deleted ' if a.yes else 'would delete ') + str(g))
     for k in kept: print(f'kept {k} (not written by style_tune)')
@@ -99,6 +114,14 @@ def _usage() -> str:
     return 'usage: style-tune {' + ','.join(SUBCOMMANDS) + '} [options]   (style-tune COMMAND --help for its options)\n\n' + \
            '\n'.join(f'  {k:<9} {h}' for k, (_, _, h) in SUBCOMMANDS.items())
 
+def run_subcommand(cmd:str, # a key of SUBCOMMANDS
+                   rest:list[str], # its arguments
+                  ):
+    "Call the stage's command-line function with the arguments, naming the command as the user typed it."
+    mod, fn, _ = SUBCOMMANDS[cmd]
+    entry = getattr(importlib.import_module(mod), fn)
+    return entry([cmd] + rest) if cmd in ('generate', 'merge') else entry(rest, prog=f'style-tune {cmd}')
+
 def main(argv=None):
     "Entry point of the `style-tune` command."
     from style_tune.pipeline import StageFailed
@@ -107,9 +130,7 @@ def main(argv=None):
     if not argv or argv[0] in ('-h', '--help'): print(_usage()); return None
     if argv[0] not in SUBCOMMANDS: raise SystemExit(f"style-tune: unknown command {argv[0]!r} (commands: {', '.join(SUBCOMMANDS)})")
     cmd, rest = argv[0], argv[1:]
-    mod, fn, _ = SUBCOMMANDS[cmd]
-    if cmd in ('generate', 'merge'): rest = [cmd] + rest
-    try: result = getattr(importlib.import_module(mod), fn)(rest)
+    try: result = run_subcommand(cmd, rest)
     except (ConfigError, StageFailed) as e:
         if '--verbose' in rest: raise
         raise SystemExit(f"style-tune {cmd}: error: {' '.join(str(e).split())}") from None

@@ -21,12 +21,12 @@ def _bars(progress:bool) -> bool:
     return bool(progress) and os.environ.get('STYLE_TUNE_PIPELINE') != '1'
 
 # %% auto #0
-__all__ = ['TASKS', 'TASK_NAMES', 'EvalConfig', 'eval_config', 'load_eval_config', 'find_manifest', 'author_train_texts',
-           'impostor_texts', 'load_eval_model', 'window_spans', 'token_nll', 'article_nll', 'bootstrap_ppl',
-           'chat_item', 'task_losses', 'select_prompts', 'generate_texts', 'judge_generations', 'judge_summary',
-           'make_ab_pairs', 'ab_page_html', 'write_ab_test', 'read_ratings', 'score_ab', 'headless_chromium',
-           'save_figure', 'save_table', 'plot_ppl', 'plot_indicators', 'plot_judge', 'run_eval', 'evaluate',
-           'score_ab_files', 'eval_cli']
+__all__ = ['TASKS', 'TASK_NAMES', 'EVAL_COMMAND', 'EvalConfig', 'eval_config', 'load_eval_config', 'find_manifest',
+           'author_train_texts', 'impostor_texts', 'load_eval_model', 'window_spans', 'token_nll', 'article_nll',
+           'bootstrap_ppl', 'chat_item', 'task_losses', 'select_prompts', 'generate_texts', 'judge_generations',
+           'judge_summary', 'make_ab_pairs', 'ab_page_html', 'write_ab_test', 'read_ratings', 'score_ab',
+           'headless_chromium', 'save_figure', 'save_table', 'plot_ppl', 'plot_indicators', 'plot_judge', 'run_eval',
+           'evaluate', 'score_ab_files', 'EvalOptions', 'parse_eval_args', 'eval_cli']
 
 # %% ../nbs/02_eval.ipynb #1869788d
 TASKS = ('continue', 'expand', 'rewrite')
@@ -740,38 +740,39 @@ def score_ab_files(key_path, rating_paths:Sequence, # key and rating files
          f"binomial p={o['p_value']:.3g}; {o['ties']} ties) from {scores['n_raters']} rater(s)")
     return scores
 
-def eval_cli(argv:Sequence[str]|None=None, # command-line arguments (None: sys.argv[1:])
-            ) -> int:
-    "Command line: `[--config eval.yaml] [--FIELD VALUE ...]` runs the evaluation; `--score-ab KEY RATINGS...` scores ratings. Returns the exit code."
-    p = argparse.ArgumentParser(prog='style-tune-eval', description='Evaluate a style adapter against its base model (02_eval).')
-    p.add_argument('--config', help='YAML file with EvalConfig fields')
-    p.add_argument('--score-ab', nargs='+', metavar=('KEY', 'RATINGS'), help='score rating files: ab_key.json then one or more exported ratings')
-    for f in dataclasses.fields(EvalConfig):
-        p.add_argument('--' + f.name.replace('_', '-'), dest=f.name, default=None, nargs='+' if f.name == 'tasks' else None)
-    a = p.parse_args(argv)
-    types = {f.name: str(f.type) for f in dataclasses.fields(EvalConfig)}
-    given = {name: _parse_value(v, types[name]) for name, v in vars(a).items() if name in types and v is not None}
-    if a.score_ab and len(a.score_ab) < 2: p.error('--score-ab needs the key file and at least one ratings file')
-    try:
-        if a.score_ab:
-            out = given.get('output_dir') or (load_yaml(a.config).get('output_dir') if a.config else None)
-            score_ab_files(a.score_ab[0], a.score_ab[1:], out or Path(a.score_ab[0]).parent.parent)
-        else:
-            cfg = load_eval_config(a.config, **given)
-            for k in ('adapter_dir', 'data_dir', 'output_dir', 'impostor_dir'):  # relative paths: from where the command runs
-                if getattr(cfg, k): setattr(cfg, k, str(Path(getattr(cfg, k)).expanduser().resolve()))
-            run_eval(cfg)
-    except (ConfigError, ValueError, FileNotFoundError) as e:
-        print(f'style-tune eval: error: {e}', file=sys.stderr); return 2
-    return 0
+# %% ../nbs/02_eval.ipynb #5e7a1c02
+from .grammar import CommandLine
 
-def _parse_value(v, tp:str):
-    "Turn a command-line string into the field's type (int, float, bool, None)."
-    if isinstance(v, list): return v
-    if v.lower() in ('none', 'null'): return None
-    if 'bool' in tp: return v.lower() in ('1', 'true', 'yes')
-    for conv, name in ((int, 'int'), (float, 'float')):
-        if name in tp:
-            try: return conv(v)
-            except ValueError: pass
-    return v
+@dataclass
+class EvalOptions:
+    "Options of `style-tune eval` that are not `EvalConfig` keys."
+    score_ab: list[str]|None = None # score blind A/B ratings instead of evaluating: the page's ab_key.json, then the exported rating files
+
+EVAL_COMMAND = CommandLine(EvalConfig, EvalOptions, verbatim=('score_ab',), description='Evaluate a style adapter against its base model (02_eval).')
+
+# %% ../nbs/02_eval.ipynb #5e7a1c05
+def parse_eval_args(argv:Sequence[str]|None=None, # the arguments after the command (default: sys.argv[1:])
+                    prog:str='style-tune eval', # the command as typed, for --help
+                   ) -> tuple[EvalConfig, EvalOptions]:
+    "The `EvalConfig` an eval command line asks for (relative paths from where it runs) and its options."
+    args = EVAL_COMMAND.parse(argv, prog)
+    raw, score_ab = args.merged(), args.options.score_ab
+    if score_ab and len(score_ab) < 2: raise ConfigError('--score-ab needs the key file and at least one ratings file')
+    if score_ab and raw.get('output_dir') is None: raw['output_dir'] = str(Path(score_ab[0]).parent.parent)  # the report the page came from
+    cfg = eval_config(raw)
+    for k in ('adapter_dir', 'data_dir', 'output_dir', 'impostor_dir'):  # relative paths: from where the command runs
+        if getattr(cfg, k): setattr(cfg, k, str(Path(getattr(cfg, k)).expanduser().resolve()))
+    return cfg, args.options
+
+# %% ../nbs/02_eval.ipynb #5e7a1c08
+def eval_cli(argv:Sequence[str]|None=None, # the arguments after the command (default: sys.argv[1:])
+             prog:str='style-tune eval', # the command as typed, for --help and errors
+            ) -> int:
+    "`style-tune eval [CONFIG] [--key value ...]` runs the evaluation; `--score-ab KEY RATINGS...` scores ratings. Returns the exit code."
+    try:
+        cfg, options = parse_eval_args(argv, prog)
+        if options.score_ab: score_ab_files(options.score_ab[0], options.score_ab[1:], cfg.output_dir)
+        else: run_eval(cfg)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        print(f'{prog}: error: {e}', file=sys.stderr); return 2
+    return 0

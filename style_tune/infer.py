@@ -15,11 +15,12 @@ from .core import (ConfigError, validate_config, load_yaml, write_json, write_js
 from .models import resolve_model, load_model_and_tokenizer, load_tokenizer
 
 # %% auto #0
-__all__ = ['adapter_missing', 'check_adapter_dir', 'find_manifest', 'read_manifest', 'model_manifest', 'load_base',
-           'make_test_adapter', 'InferenceModel', 'base_of_adapter', 'adapter_name', 'load_for_inference',
+__all__ = ['INFER_COMMANDS', 'adapter_missing', 'check_adapter_dir', 'find_manifest', 'read_manifest', 'model_manifest',
+           'load_base', 'make_test_adapter', 'InferenceModel', 'base_of_adapter', 'adapter_name', 'load_for_inference',
            'InferConfig', 'infer_config', 'load_infer_config', 'build_messages', 'is_chat_adapter', 'system_prompt_for',
            'render_prompt', 'generate', 'stream_generate', 'read_prompts', 'generate_file', 'check_merge_target',
-           'merge_adapter', 'run_infer', 'check_generations', 'infer_cli']
+           'merge_adapter', 'run_infer', 'check_generations', 'GenerateOptions', 'MergeOptions',
+           'check_generate_conflicts', 'parse_infer_args', 'merge_cli', 'generate_cli', 'infer_cli']
 
 # %% ../nbs/03_infer.ipynb #706f8dd7
 _PICKLE_SUFFIXES = ('.bin', '.pt', '.pth', '.ckpt', '.pkl')
@@ -551,6 +552,8 @@ def check_generations(path, # the JSONL file `run_infer` wrote
     return recs
 
 # %% ../nbs/03_infer.ipynb #4a147358
+from .grammar import CommandLine, MODEL_SPELLINGS
+
 def _parse_adapter_args(values:list[str]|None) -> dict:
     "`--adapter [NAME=]DIR` values as {name: folder}; unnamed folders are named by `adapter_name`."
     out = {}
@@ -561,70 +564,101 @@ def _parse_adapter_args(values:list[str]|None) -> dict:
         out[name] = path
     return out
 
-def _cli_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='style-tune', description='Generate with a style_tune LoRA adapter, or merge it into its base model.')
-    sub = p.add_subparsers(dest='command', required=True)
-    g = sub.add_parser('generate', help='generate text with an adapter plugged in')
-    g.add_argument('--base', help="base model: 'tiny', 'embedded', a Hub id or a folder (default: from the run manifest)")
-    g.add_argument('--adapter', action='append', metavar='[NAME=]DIR', help='adapter folder; repeat to load several')
-    g.add_argument('--use', metavar='NAME', help='which loaded adapter to generate with (default: the first)')
-    g.add_argument('--no-adapter', action='store_true', help='generate with the base model (adapters unplugged)')
-    g.add_argument('--prompt', action='append', help='a prompt; repeat for several')
-    g.add_argument('--prompts-file', help='a .txt (one prompt per line) or .jsonl (prompt/messages) file')
-    g.add_argument('--output', help='JSONL file to write the generations to (default: print them)')
-    g.add_argument('--stream', action='store_true', help='print tokens as they are generated')
-    g.add_argument('--system-prompt', help="override the run manifest's system prompt ('' for none)")
-    for f in ('max_new_tokens', 'top_k', 'seed', 'batch_size'): g.add_argument('--' + f.replace('_', '-'), type=int)
-    for f in ('temperature', 'top_p', 'repetition_penalty'): g.add_argument('--' + f.replace('_', '-'), type=float)
-    g.add_argument('--greedy', action='store_true', help='deterministic greedy decoding instead of sampling')
-    g.add_argument('--load-in-4bit', action='store_true', help='load the base in 4-bit (CUDA + bitsandbytes)')
-    g.add_argument('--device', choices=['auto', 'cpu', 'cuda', 'mps'], help='default: auto')
-    g.add_argument('--config', help='YAML file with InferConfig keys (the options given here override it)')
-    g.add_argument('--no-progress', action='store_true', help='hide the progress bar')
-    m = sub.add_parser('merge', help='merge an adapter into its base model and save a safetensors model')
-    m.add_argument('--base', help='base model (default: from the run manifest)')
-    m.add_argument('--adapter', required=True, help='adapter folder')
-    m.add_argument('--out', required=True, help='folder to write the merged model to')
-    m.add_argument('--dtype', default='auto', choices=['auto', 'float32', 'bfloat16', 'float16'])
-    m.add_argument('--overwrite', action='store_true', help='replace an existing merged model that style_tune wrote')
-    return p
+# %% ../nbs/03_infer.ipynb #3c1a0e11
+@dataclass
+class GenerateOptions:
+    "Options of `style-tune generate` that are not `InferConfig` keys."
+    adapter: list[str]|None = None # adapter folder as [NAME=]DIR; repeat the flag (or give several) to load several
+    use: str|None = None # which loaded adapter to generate with; none: the first
+    no_adapter: bool = False # generate with the base model (adapters unplugged)
+    stream: bool = False # print tokens as they are generated
+    progress: bool = True # show the progress bar
 
-def infer_cli(argv:list[str]|None=None, # arguments (default: sys.argv[1:])
+@dataclass
+class MergeOptions:
+    "Options of `style-tune merge` that are not `InferConfig` keys."
+    overwrite: bool = False # replace an existing merged model that style_tune wrote
+
+# %% ../nbs/03_infer.ipynb #3c1a0e13
+INFER_COMMANDS = {
+    'generate': CommandLine(InferConfig, GenerateOptions, aliases={'prompt': 'prompts', 'output': 'output_path'}, verbatim=('prompts', 'adapter'),
+                            description='Generate with a style_tune LoRA adapter plugged into its base model.'),
+    'merge': CommandLine(InferConfig, MergeOptions, aliases={'adapter': 'adapter_dir', 'out': 'merge_out', 'dtype': 'merge_dtype'},
+                         only=('adapter_dir', 'merge_out', 'merge_dtype', *MODEL_SPELLINGS),
+                         description='Merge an adapter into its base model and save a standalone safetensors model.')}
+
+# %% ../nbs/03_infer.ipynb #3c1a0e16
+def check_generate_conflicts(config:dict, # the config keys the command line set
+                             options:GenerateOptions, # its options
+                            ):
+    "Options of one generate command that contradict each other: one line naming both."
+    if options.use and options.no_adapter:
+        raise ConfigError(f'--use {options.use} and --no-adapter conflict: one picks an adapter, the other unplugs them all')
+    if options.adapter and config.get('adapter_dir'):
+        raise ConfigError('--adapter and --adapter-dir both name the adapter: give one (repeat --adapter to load several)')
+
+# %% ../nbs/03_infer.ipynb #3c1a0e19
+def parse_infer_args(argv:list[str]|None=None, # `generate` or `merge`, then its arguments (default: sys.argv[1:])
+                    ) -> tuple[str, InferConfig, Any]:
+    "The command, the `InferConfig` and the options a generate or merge command line asks for."
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in INFER_COMMANDS: raise ConfigError(f"give the command first: {' or '.join(INFER_COMMANDS)}")
+    command, args = argv[0], INFER_COMMANDS[argv[0]].parse(argv[1:], f'style-tune {argv[0]}')
+    raw = args.merged()
+    if given := {'prompts', 'prompts_file'} & set(args.config):  # the command line's prompts replace the file's
+        for k in {'prompts', 'prompts_file'} - given: raw.pop(k, None)
+    if command == 'generate': check_generate_conflicts(args.config, args.options)
+    cfg = infer_config(raw)
+    for k in ('output_path', 'prompts_file', 'merge_out'):  # relative paths: from the folder the command runs in
+        if getattr(cfg, k): setattr(cfg, k, str(Path(getattr(cfg, k)).expanduser().resolve()))
+    return command, cfg, args.options
+
+# %% ../nbs/03_infer.ipynb #3c1a0e1c
+def merge_cli(cfg:InferConfig, # from `parse_infer_args`
+              options:MergeOptions, # its options
+             ) -> int:
+    "`style-tune merge`: merge the adapter into its base model and save it; returns the exit status."
+    if not cfg.adapter_dir: raise ConfigError('merge needs the adapter folder: --adapter DIR')
+    if not cfg.merge_out: raise ConfigError('merge needs a folder to write the merged model to: --out DIR')
+    out = merge_adapter(cfg.base_model, cfg.adapter_dir, Path(cfg.merge_out), dtype=cfg.merge_dtype, overwrite=options.overwrite)
+    print(f'merged model written to {out}')
+    return 0
+
+# %% ../nbs/03_infer.ipynb #3c1a0e1f
+def generate_cli(cfg:InferConfig, # from `parse_infer_args`
+                 options:GenerateOptions, # its options
+                ) -> int:
+    "`style-tune generate`: write the generations to `output_path`, or print (or stream) them; returns the exit status."
+    adapters = _parse_adapter_args(options.adapter) or ({'style': cfg.adapter_dir} if cfg.adapter_dir else {})
+    if len(adapters) == 1 and cfg.output_path and not (options.use or options.no_adapter or options.stream):
+        res = run_infer(dataclasses.replace(cfg, adapter_dir=str(next(iter(adapters.values())))), progress=options.progress)
+        print(f"{res['n_generations']} generations written to {res['output_path']}", file=sys.stderr)
+        if res['merged']: print(f"merged model written to {res['merged']}", file=sys.stderr)
+        return 0
+    prompts = read_prompts(cfg.prompts_file) if cfg.prompts_file else list(cfg.prompts or [])
+    if not prompts: raise ConfigError('no prompts: give --prompt (repeatable) or --prompts-file')
+    inf = load_for_inference(cfg.base_model, adapters, active=None if options.no_adapter else (options.use or 'first'),
+                             load_in_4bit=cfg.load_in_4bit, device=cfg.device)
+    if cfg.output_path:
+        private_dir(Path(cfg.output_path).parent)
+        write_jsonl(cfg.output_path, generate(inf, prompts, cfg, stream=options.stream, progress=options.progress))
+        print(f'{len(prompts)} generations written to {cfg.output_path}', file=sys.stderr)
+        return 0
+    for i, prompt in enumerate(prompts):
+        if len(prompts) > 1: print(f'--- [{i+1}/{len(prompts)}] {build_messages(prompt, None)[0][-1]["content"]}', flush=True)
+        if options.stream: generate(inf, [prompt], cfg, stream=True)
+        else: print(generate(inf, [prompt], cfg)[0]['output'], flush=True)
+    return 0
+
+# %% ../nbs/03_infer.ipynb #3c1a0e22
+def infer_cli(argv:list[str]|None=None, # `generate` or `merge`, then its arguments (default: sys.argv[1:])
              ) -> int:
     "Command-line entry point for `generate` and `merge`; returns the exit status."
-    args = _cli_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = f'style-tune {argv[0]}' if argv and argv[0] in INFER_COMMANDS else 'style-tune'
     try:
-        if args.command == 'merge':
-            out = merge_adapter(args.base, args.adapter, Path(args.out).expanduser().resolve(), dtype=args.dtype, overwrite=args.overwrite)
-            print(f'merged model written to {out}')
-            return 0
-        raw = load_yaml(args.config) if args.config else {}
-        if args.prompt or args.prompts_file: raw.pop('prompts', None); raw.pop('prompts_file', None)  # the command line's replace the file's
-        cfg = infer_config(raw, base_model=args.base, prompts=args.prompt, prompts_file=args.prompts_file, output_path=args.output,
-                           device=args.device, load_in_4bit=args.load_in_4bit or None, greedy=args.greedy or None, system_prompt=args.system_prompt,
-                           **{f: getattr(args, f) for f in ('max_new_tokens', 'top_k', 'seed', 'batch_size', 'temperature', 'top_p', 'repetition_penalty')})
-        for k in ('output_path', 'prompts_file', 'merge_out'):  # relative paths: from the folder the command runs in
-            if getattr(cfg, k): setattr(cfg, k, str(Path(getattr(cfg, k)).expanduser().resolve()))
-        adapters = _parse_adapter_args(args.adapter) or ({'style': cfg.adapter_dir} if cfg.adapter_dir else {})
-        if len(adapters) == 1 and cfg.output_path and not (args.use or args.no_adapter or args.stream):
-            res = run_infer(dataclasses.replace(cfg, adapter_dir=str(next(iter(adapters.values())))), progress=not args.no_progress)
-            print(f"{res['n_generations']} generations written to {res['output_path']}", file=sys.stderr)
-            if res['merged']: print(f"merged model written to {res['merged']}", file=sys.stderr)
-            return 0
-        prompts = read_prompts(cfg.prompts_file) if cfg.prompts_file else list(cfg.prompts or [])
-        if not prompts: raise ConfigError('no prompts: give --prompt (repeatable) or --prompts-file')
-        inf = load_for_inference(cfg.base_model, adapters, active=None if args.no_adapter else (args.use or 'first'),
-                                 load_in_4bit=cfg.load_in_4bit, device=cfg.device)
-        if cfg.output_path:
-            private_dir(Path(cfg.output_path).parent)
-            write_jsonl(cfg.output_path, generate(inf, prompts, cfg, stream=args.stream, progress=not args.no_progress))
-            print(f'{len(prompts)} generations written to {cfg.output_path}', file=sys.stderr)
-            return 0
-        for i, prompt in enumerate(prompts):
-            if len(prompts) > 1: print(f'--- [{i+1}/{len(prompts)}] {build_messages(prompt, None)[0][-1]["content"]}', flush=True)
-            if args.stream: generate(inf, [prompt], cfg, stream=True)
-            else: print(generate(inf, [prompt], cfg)[0]['output'], flush=True)
-        return 0
+        command, cfg, options = parse_infer_args(argv)
+        return merge_cli(cfg, options) if command == 'merge' else generate_cli(cfg, options)
     except ConfigError as e:
-        print(f'style-tune {args.command}: error: {e}', file=sys.stderr)
+        print(f'{prog}: error: {e}', file=sys.stderr)
         return 2

@@ -15,14 +15,14 @@ from tqdm.auto import tqdm
 from .core import *
 
 # %% auto #0
-__all__ = ['MAX_FILE_BYTES', 'PII_PATTERNS', 'DEFAULT_PROMPTS', 'TASKS', 'PREP_ALIASES', 'SPLITS', 'DATASET_FILES', 'Article',
-           'Log', 'decode_bytes', 'read_meta', 'split_front_matter', 'looks_like_html', 'find_articles', 'Para',
-           'tidy_text', 'html_to_paragraphs', 'markdown_to_paragraphs', 'article_paragraphs', 'drop_repeated_quotes',
-           'line_key', 'is_decoration', 'find_boilerplate', 'replace_pii', 'find_duplicates', 'split_sentences',
-           'TokenCounter', 'chunk_paragraphs', 'load_prompts', 'continuation_pair', 'outline', 'neutralize_rules',
-           'neutralize_with_model', 'make_samples', 'split_articles', 'PrepConfig', 'load_prep_config', 'load_counter',
-           'clean_articles', 'backup_content_hash', 'run_prep', 'build_dataset', 'verify_dataset', 'prep_summary',
-           'check_dataset', 'prep_cli', 'main', 'plot_dataset']
+__all__ = ['MAX_FILE_BYTES', 'PII_PATTERNS', 'DEFAULT_PROMPTS', 'TASKS', 'PREP_ALIASES', 'SPLITS', 'DATASET_FILES',
+           'PREP_COMMAND', 'Article', 'Log', 'decode_bytes', 'read_meta', 'split_front_matter', 'looks_like_html',
+           'find_articles', 'Para', 'tidy_text', 'html_to_paragraphs', 'markdown_to_paragraphs', 'article_paragraphs',
+           'drop_repeated_quotes', 'line_key', 'is_decoration', 'find_boilerplate', 'replace_pii', 'find_duplicates',
+           'split_sentences', 'TokenCounter', 'chunk_paragraphs', 'load_prompts', 'continuation_pair', 'outline',
+           'neutralize_rules', 'neutralize_with_model', 'make_samples', 'split_articles', 'PrepConfig',
+           'load_prep_config', 'load_counter', 'clean_articles', 'backup_content_hash', 'run_prep', 'build_dataset',
+           'verify_dataset', 'prep_summary', 'check_dataset', 'parse_prep_args', 'prep_cli', 'main', 'plot_dataset']
 
 # %% ../nbs/00_prep.ipynb #db6d7910
 @dataclass
@@ -888,28 +888,31 @@ def check_dataset(data_dir, # a folder written by `run_prep`
     return {sp: len(samples[sp]) for sp in SPLITS}
 
 # %% ../nbs/00_prep.ipynb #8d19c30e
-def prep_cli(argv=None) -> dict:
-    "Parse `style_sft_builder` arguments (any PrepConfig key as `--key value`) and run prep."
-    p = argparse.ArgumentParser(prog='style_sft_builder', description='Build a leak-free style SFT dataset from a WeChat article backup.')
-    p.add_argument('--config', help='YAML file with PrepConfig keys')
-    for f in dataclasses.fields(PrepConfig):
-        p.add_argument(f'--{f.name}', default=None, help=f'(default: {f.default if f.default is not dataclasses.MISSING else list(TASKS)})')
-    args = vars(p.parse_args(argv))
-    import yaml
-    over = {k: yaml.safe_load(v) if isinstance(v, str) and k not in ('backup_dir', 'output_dir', 'tokenizer', 'system_prompt') else v
-            for k, v in args.items() if k != 'config' and v is not None}
-    if isinstance(over.get('tasks'), str): over['tasks'] = over['tasks'].split(',')
-    chars = over.get('tokenizer') in ('none', 'None', 'chars')
-    if chars: del over['tokenizer']
-    cfg = load_prep_config(args['config'], **over)
-    if chars: cfg = dataclasses.replace(cfg, tokenizer=None)  # count characters (the loader skips None overrides)
+from .grammar import CommandLine
+
+PREP_COMMAND = CommandLine(PrepConfig, aliases=PREP_ALIASES, description='Build a leak-free style SFT dataset from a WeChat article backup.')
+
+def parse_prep_args(argv=None, # the arguments after the command (default: sys.argv[1:])
+                    prog:str='style-tune prep', # the command as typed, for --help
+                   ) -> PrepConfig:
+    "The `PrepConfig` a prep command line asks for: its config file with the `--key value`s on top."
+    raw = PREP_COMMAND.parse(argv, prog).merged()
+    if raw.get('tokenizer') == 'chars': raw['tokenizer'] = None  # the older spelling of none: count characters
+    return validate_config(raw, PrepConfig, 'prep config', PREP_ALIASES)
+
+# %% ../nbs/00_prep.ipynb #8d19c304
+def prep_cli(argv=None, # the arguments after the command (default: sys.argv[1:])
+             prog:str='style-tune prep', # the command as typed, for --help
+            ) -> dict:
+    "`style-tune prep [CONFIG] [--key value ...]` (also `style_sft_builder`): build the dataset and print its summary."
+    cfg = parse_prep_args(argv, prog)
     stats = run_prep(cfg)
     print(f'{prep_summary(stats)} → {cfg.output_dir}')
     return stats
 
 def main(argv=None):
     "Console entry point `style_sft_builder --backup_dir Wechat-Backup --output_dir data`: a config problem is one line, not a traceback."
-    try: prep_cli(argv)
+    try: prep_cli(argv, prog='style_sft_builder')
     except ConfigError as e: raise SystemExit(f'style_sft_builder: error: {e}')
 
 # %% ../nbs/00_prep.ipynb #e45677bd

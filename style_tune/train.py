@@ -15,14 +15,14 @@ from .models import resolve_model, load_model_and_tokenizer, quantization_config
 
 # %% auto #0
 __all__ = ['Method', 'TRAIN_ALIASES', 'IGNORED_KEYS', 'TOKENS_STATE_KEY', 'CONFIG_HASH_EXCLUDED', 'train', 'MANIFEST_KEYS',
-           'TrainConfig', 'normalise_train_keys', 'make_train_config', 'load_train_config', 'data_files',
-           'read_records', 'loss_format', 'to_prompt_completion', 'make_dataset', 'cpu_has_amx_bf16', 'device_defaults',
-           'choose_packing', 'peft_config', 'tokens_in_checkpoint', 'checkpoint_finished', 'write_progress',
-           'progress_callback', 'eval_max_samples_for', 'eval_subset', 'pipeline_quiet', 'prepare_quantized',
-           'build_trainer', 'last_complete_checkpoint', 'config_hash', 'checkpoints_config_hash',
+           'TRAIN_COMMAND', 'TrainConfig', 'normalise_train_keys', 'make_train_config', 'load_train_config',
+           'data_files', 'read_records', 'loss_format', 'to_prompt_completion', 'make_dataset', 'cpu_has_amx_bf16',
+           'device_defaults', 'choose_packing', 'peft_config', 'tokens_in_checkpoint', 'checkpoint_finished',
+           'write_progress', 'progress_callback', 'eval_max_samples_for', 'eval_subset', 'pipeline_quiet',
+           'prepare_quantized', 'build_trainer', 'last_complete_checkpoint', 'config_hash', 'checkpoints_config_hash',
            'set_aside_stale_checkpoints', 'write_config_hash', 'plot_loss_curve', 'package_versions', 'git_revision',
            'system_prompt_of', 'weights_sha256', 'final_val_loss', 'run_train', 'check_train_outputs',
-           'parse_overrides', 'train_cli']
+           'check_quantization_conflict', 'parse_train_args', 'train_cli']
 
 # %% ../nbs/01_train.ipynb #8c680882
 Method = Literal['lora', 'qlora', 'dora', 'rslora', 'adalora', 'full']
@@ -784,33 +784,41 @@ def check_train_outputs(manifest:dict, # what `run_train` returned
     return manifest
 
 # %% ../nbs/01_train.ipynb #15986908
-def parse_overrides(args:list[str]) -> dict:
-    "Turn `['--key', 'value', '--k2=v2']` into a dict, reading values as YAML scalars or lists."
-    import yaml
-    out, i = {}, 0
-    while i < len(args):
-        a = args[i]
-        if not a.startswith('--'): raise ConfigError(f'unexpected argument {a!r}: use --key value')
-        if '=' in a: k, v = a[2:].split('=', 1); i += 1
-        else:
-            if i + 1 >= len(args) or args[i+1].startswith('--'): k, v = a[2:], 'true'; i += 1
-            else: k, v = a[2:], args[i+1]; i += 2
-        out[k.replace('-', '_')] = yaml.safe_load(v)
-    return out
+from .grammar import CommandLine
 
-def train_cli(argv:list[str]|None=None, # command-line arguments (default `sys.argv[1:]`)
+TRAIN_COMMAND = CommandLine(TrainConfig, aliases=TRAIN_ALIASES, description='Fine-tune a base model on prepared SFT data (LoRA/QLoRA).',
+                            extra_keys={'use_dora': bool, 'use_rslora': bool, 'quantization_bit': int|None, 'load_in_4bit': bool, 'load_in_8bit': bool})
+
+def check_quantization_conflict(raw:dict, # the config: the file's keys with the command line's on top
+                                given:dict, # the keys the command line set
+                               ):
+    "qlora trains on a 4-bit base: asking for it with quantization none is one error naming both, not advice repeated later."
+    q = raw.get('quantization', 'not given')
+    explicit_none = (q is None and 'quantization' in given) or q is False or (isinstance(q, str) and q.strip().lower() == 'none')
+    if explicit_none and normalise_train_keys(raw)[0].get('method') == 'qlora':
+        raise ConfigError('method qlora and quantization none conflict: qlora is LoRA on a 4-bit quantized base (it implies '
+                          'quantization 4bit); use method lora to train without quantization')
+
+# %% ../nbs/01_train.ipynb #7a1c0e06
+def parse_train_args(argv:list[str]|None=None, # the arguments after the command (default: sys.argv[1:])
+                     prog:str='style-tune train', # the command as typed, for --help
+                    ) -> TrainConfig:
+    "The `TrainConfig` a train command line asks for: its config file with the `--key value`s on top."
+    args = TRAIN_COMMAND.parse(argv, prog)
+    raw = args.merged()
+    check_quantization_conflict(raw, args.config)
+    return make_train_config(raw)
+
+# %% ../nbs/01_train.ipynb #7a1c0e02
+def train_cli(argv:list[str]|None=None, # the arguments after the command (default: sys.argv[1:])
+              prog:str='style-tune train', # the command as typed, for --help and errors
              ) -> dict:
-    "Command-line entry point: `--config FILE` plus `--key value` overrides; prints the manifest's summary."
-    import argparse
-    p = argparse.ArgumentParser(prog='style-tune train', description='Fine-tune a base model on prepared SFT data (LoRA/QLoRA).',
-                                epilog='Any TrainConfig key can be overridden with --key value.')
-    p.add_argument('--config', help='training YAML (seed/LLaMA-Factory key names accepted)')
-    known, rest = p.parse_known_args(argv)
+    "`style-tune train [CONFIG] [--key value ...]`: train, then print the manifest's summary; a config problem is one line."
     try:
-        cfg = load_train_config(known.config, **parse_overrides(rest))
+        cfg = parse_train_args(argv, prog)
         manifest = run_train(cfg)
     except ConfigError as e:
-        print(f'error: {e}', file=sys.stderr); raise SystemExit(2)
+        print(f'{prog}: error: {e}', file=sys.stderr); raise SystemExit(2)
     if manifest:
         print(json.dumps({k: manifest[k] for k in ('adapter_dir', 'global_step', 'final_train_loss', 'final_val_loss',
                                                     'tokens_per_s', 'wall_time_s')}, ensure_ascii=False))
