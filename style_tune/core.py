@@ -39,6 +39,7 @@ def _kill_hook():
         import signal
         os.kill(os.getpid(), signal.SIGKILL)
 
+# %% ../nbs/90_core.ipynb #de123739
 def atomic_write(path, # file to write
                  data:str|bytes, # content; `str` is written as UTF-8
                 ) -> Path:
@@ -142,6 +143,7 @@ def private_dir(path, # folder to create (with parents)
     if not path.is_dir(): raise NotADirectoryError(f'{path} exists and is not a folder')
     return path
 
+# %% ../nbs/90_core.ipynb #85d43aaf
 def made_by_style_tune(path, # a folder
                       ) -> bool:
     "Does `path` exist as a folder carrying the `.style_tune` marker, i.e. did style_tune create it?"
@@ -163,10 +165,49 @@ def _exchange(a, b) -> bool:
     if e in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP): return False
     raise OSError(e, os.strerror(e), str(a))
 
+# %% ../nbs/90_core.ipynb #99a9234c
 def _link_or_copy(src, dst):
+    "Hard-link `src` to `dst` (no copy of the bytes), or copy it where links are impossible (another file system)."
     try: os.link(src, dst)
     except OSError: shutil.copy2(src, dst)
 
+# %% ../nbs/90_core.ipynb #5d1e29be
+def _ours(p:Path) -> bool:
+    "A real folder (not a symlink) owned by this user: one a killed run of ours may have left."
+    return p.is_dir() and not p.is_symlink() and p.stat().st_uid == os.getuid()
+
+def _sweep_staging(dest:Path):
+    "Undo what a killed `replace_folder` left beside `dest`: put an old set back, remove half-filled staging folders."
+    for p in dest.parent.glob(f'.{dest.name}.old-*'):  # the fallback was killed between its two renames: put the old set back
+        if _ours(p): os.rename(p, dest) if not dest.exists() else shutil.rmtree(p, ignore_errors=True)
+    for p in dest.parent.glob(f'.{dest.name}.new-*'):  # a killed run's half-filled staging folder, or its old set after the swap
+        if _ours(p): shutil.rmtree(p, ignore_errors=True)
+
+# %% ../nbs/90_core.ipynb #dadc377f
+def _carry_over(dest:Path, # the old folder
+                stage:Path, # the new folder, holding what the block wrote
+               ):
+    "Link into `stage` the files of `dest` the block did not write (a user's own files stay), but not the temporary files of written ones."
+    written = [q.name for q in stage.iterdir()]
+    for p in dest.iterdir():
+        q = stage/p.name
+        if q.exists() or p.name == STYLE_TUNE_MARKER or any(p.name.startswith(f'.{n}.') and p.name.endswith('.tmp') for n in written): continue
+        if p.is_dir() and not p.is_symlink(): shutil.copytree(p, q, symlinks=True, copy_function=_link_or_copy)
+        elif p.is_symlink(): os.symlink(os.readlink(p), q)
+        else: _link_or_copy(p, q)
+
+# %% ../nbs/90_core.ipynb #b4a5df03
+def _swap_in(stage:Path, # the new folder
+             dest:Path, # where it goes
+            ):
+    "Make `stage` the folder `dest` in one rename (or one exchange) and remove the old set."
+    if not dest.exists(): os.rename(stage, dest)
+    elif _exchange(stage, dest): shutil.rmtree(stage, ignore_errors=True)
+    else:
+        old = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.old-', dir=dest.parent)); os.rmdir(old)
+        os.rename(dest, old); os.rename(stage, dest); shutil.rmtree(old, ignore_errors=True)
+
+# %% ../nbs/90_core.ipynb #37f440c1
 @contextlib.contextmanager
 def replace_folder(dest, # the folder to (re)fill; its old content stays whole until the block succeeds
                    carry_over:bool=True, # keep the old folder's files that the block did not write (a user's own files)
@@ -174,34 +215,18 @@ def replace_folder(dest, # the folder to (re)fill; its old content stays whole u
     "Yield an empty staging folder; on success swap it in as `dest` atomically: readers see all old or all new files."
     dest = Path(dest)
     if dest.is_symlink(): dest = dest.resolve()
-    parent = private_dir(dest.parent)
-    prefix, old_prefix = f'.{dest.name}.new-', f'.{dest.name}.old-'
-    ours = lambda p: p.is_dir() and not p.is_symlink() and p.stat().st_uid == os.getuid()
-    for p in parent.glob(old_prefix + '*'):  # the fallback was killed between its two renames: put the old set back
-        if ours(p): os.rename(p, dest) if not dest.exists() else shutil.rmtree(p, ignore_errors=True)
-    for p in parent.glob(prefix + '*'):  # a killed run's half-filled staging folder, or its old set after the swap
-        if ours(p): shutil.rmtree(p, ignore_errors=True)
-    stage = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    private_dir(dest.parent)
+    _sweep_staging(dest)
+    stage = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.new-', dir=dest.parent))
     (stage/STYLE_TUNE_MARKER).touch()
     try:
         yield stage
         if dest.is_dir():  # the folder keeps its mode, and its marker only if it had one
             os.chmod(stage, stat.S_IMODE(dest.stat().st_mode))
             if not made_by_style_tune(dest): (stage/STYLE_TUNE_MARKER).unlink()
-        if dest.is_dir() and carry_over:
-            written = [q.name for q in stage.iterdir()]
-            for p in dest.iterdir():  # carry over what this run did not write (a user's own files stay), but not
-                q = stage/p.name        # the temporary files a killed `atomic_write` of a written file left
-                if q.exists() or p.name == STYLE_TUNE_MARKER or any(p.name.startswith(f'.{n}.') and p.name.endswith('.tmp') for n in written): continue
-                if p.is_dir() and not p.is_symlink(): shutil.copytree(p, q, symlinks=True, copy_function=_link_or_copy)
-                elif p.is_symlink(): os.symlink(os.readlink(p), q)
-                else: _link_or_copy(p, q)
+            if carry_over: _carry_over(dest, stage)
         _kill_hook()  # a test may kill here, at the commit point
-        if not dest.exists(): os.rename(stage, dest)
-        elif _exchange(stage, dest): shutil.rmtree(stage, ignore_errors=True)
-        else:
-            old = Path(tempfile.mkdtemp(prefix=old_prefix, dir=parent)); os.rmdir(old)
-            os.rename(dest, old); os.rename(stage, dest); shutil.rmtree(old, ignore_errors=True)
+        _swap_in(stage, dest)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -212,6 +237,7 @@ def _env_wants_guard(value, # the value of `STYLE_TUNE_NO_NETWORK`, or None when
     "Does this value of `STYLE_TUNE_NO_NETWORK` ask for the guard? Anything but unset, empty, 0, false, no or off does."
     return value is not None and value.strip().lower() not in ('', '0', 'false', 'no', 'off')
 
+# %% ../nbs/90_core.ipynb #c05c2024
 def _is_local_host(host, # a host name, an IP address (str or bytes) or None
                   ) -> bool:
     "Does `host` name this machine's loopback (so talking to it never leaves the machine)?"
@@ -224,6 +250,7 @@ def _is_local_host(host, # a host name, an IP address (str or bytes) or None
     except ValueError: return False
     return (getattr(ip, 'ipv4_mapped', None) or ip).is_loopback
 
+# %% ../nbs/90_core.ipynb #431a3c9f
 def _netguard(error=ConnectionError, # the exception class a refused attempt raises
              ) -> dict:
     "This process's network guard state `{'on': bool, 'error': cls}`; the audit hook is added on the first call."
@@ -295,6 +322,7 @@ def _netguard_site_dir() -> Path:
     if not f.is_file() or f.read_text(encoding='utf-8') != src: atomic_write(f, src)
     return d
 
+# %% ../nbs/90_core.ipynb #150091c5
 _guard_env_saved = {}
 
 def forbid_network(on:bool=True, # install the guard, or switch it off again (tests)
@@ -328,6 +356,7 @@ def _ip_command() -> str|None:
     "Path of iproute2's `ip`, also where `/usr/sbin` is not on PATH."
     return shutil.which('ip') or shutil.which('ip', path='/usr/sbin:/sbin:/usr/bin:/bin')
 
+# %% ../nbs/90_core.ipynb #2bc1cf39
 @functools.cache
 def can_unshare_network() -> bool:
     "Can this machine run a command in a network namespace with loopback only (`unshare -rn` and `ip` both work)?"
@@ -351,6 +380,7 @@ def run_without_network(cmd:list[str], # the command and its arguments
 class ConfigError(ValueError):
     "A configuration problem, explained in one line."
 
+# %% ../nbs/90_core.ipynb #57be0202
 def _type_ok(value, tp) -> bool:
     "Does `value` fit the annotation `tp` (supports Optional, unions, list/dict and Literal)?"
     if tp is Any: return True
@@ -367,8 +397,10 @@ def _type_ok(value, tp) -> bool:
     return True
 
 def _type_name(tp) -> str:
+    "A type annotation as a user reads it: `int`, `str | None`."
     return getattr(tp, '__name__', None) or str(tp).replace('typing.', '')
 
+# %% ../nbs/90_core.ipynb #1c6d8127
 _FLOAT_TEXT = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?')
 
 def _as_float_if_meant(value, tp):
@@ -376,6 +408,7 @@ def _as_float_if_meant(value, tp):
     if isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()) and _type_ok(1.0, tp) and not _type_ok(value, tp): return float(value)
     return value
 
+# %% ../nbs/90_core.ipynb #599a4c5c
 def validate_config(cfg:dict, # raw configuration, e.g. from YAML
                     schema:type, # a dataclass describing the allowed keys, their types and defaults
                     what:str='config', # name used in messages, e.g. 'train config'
@@ -401,6 +434,7 @@ def validate_config(cfg:dict, # raw configuration, e.g. from YAML
     except (ValueError, TypeError) as e: raise ConfigError(f'{what}: {e}') from None
     return obj
 
+# %% ../nbs/90_core.ipynb #23358563
 def load_yaml(path) -> dict:
     "Read a YAML mapping, with a one-line error for a missing or malformed file."
     import yaml
@@ -412,6 +446,7 @@ def load_yaml(path) -> dict:
     if not isinstance(data, dict): raise ConfigError(f'{path}: expected a mapping of key: value at top level')
     return data
 
+# %% ../nbs/90_core.ipynb #bfcfd86d
 def write_yaml(path, # file to write
                obj, # YAML-serialisable object (usually a mapping)
               ) -> Path:
@@ -439,6 +474,7 @@ def seed_everything(seed:int=0):
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
 
+# %% ../nbs/90_core.ipynb #62743874
 def hardware_info() -> dict:
     "A description of this machine for run manifests."
     import torch
@@ -482,6 +518,7 @@ def make_tiny_tokenizer(texts:Iterable[str]|None=None, # training texts; a small
     fast.chat_template = CHATML_TEMPLATE
     return fast
 
+# %% ../nbs/90_core.ipynb #7e7d2454
 def make_tiny_model(out_dir, # folder to write the model and tokenizer to
                     texts:Iterable[str]|None=None, # texts to train the tokenizer on
                     vocab_size:int=800, # BPE vocabulary size
