@@ -188,15 +188,15 @@ def preflight(configs:dict, # stage name -> its full config (from `stage_config`
               run_dir:Path, # the run folder
               stages:list[Stage]=STAGES):
     "Every check that needs no model loaded: inputs exist, outputs are writable, options fit this machine, models are here."
-    for st in stages:
-        if st.input_key and configs.get(st.name, {}).get(st.input_key):
-            src = check_backup(configs[st.name][st.input_key]) if st.input_key == 'backup_dir' else Path(configs[st.name][st.input_key])
+    for stage in stages:
+        if stage.input_key and configs.get(stage.name, {}).get(stage.input_key):
+            src = check_backup(configs[stage.name][stage.input_key]) if stage.input_key == 'backup_dir' else Path(configs[stage.name][stage.input_key])
             if Path(run_dir).resolve().is_relative_to(src.resolve()):
                 raise ConfigError(f'the run folder {run_dir} is inside the input folder {src}: choose a runs folder outside it')
     check_writable(run_dir, 'run folder')
     check_cuda(configs)
-    for st, key in MODEL_KEYS.items():
-        if configs.get(st, {}).get(key): check_model(configs[st][key], f'{st}.{key}')
+    for stage_name, key in MODEL_KEYS.items():
+        if configs.get(stage_name, {}).get(key): check_model(configs[stage_name][key], f'{stage_name}.{key}')
 
 # %% ../nbs/04_pipeline.ipynb #9ded8ece
 _RUN_DROPS = re.compile(r'^\s*#\|\s*(test|slow|gpu)\s*$|^\s*#\|\s*eval:\s*false', re.M)
@@ -360,7 +360,7 @@ def read_run(run_dir:Path, # the run folder
              params:dict, # the run's parameters
              stages:list[Stage]=STAGES) -> RunContents:
     "Gather what the report reads from a run folder: every stage's output file, read once."
-    return RunContents(Path(run_dir), params, state, stages, {st.name: read_stage_output(run_dir, st) for st in stages})
+    return RunContents(Path(run_dir), params, state, stages, {stage.name: read_stage_output(run_dir, stage) for stage in stages})
 
 # %% ../nbs/04_pipeline.ipynb #f8985569
 def format_value(x, # a value from a stage's output file
@@ -390,10 +390,10 @@ def report_title(run:RunContents) -> list[str]:
 def report_stages(run:RunContents) -> list[str]:
     "The table of stages: status, seconds and links to the executed notebooks."
     lines = ['| stage | status | seconds | notebook |', '|---|---|---|---|']
-    for st in run.stages:
-        status, nb = run.state.get(st.name, {}), Path(st.notebook).stem
+    for stage in run.stages:
+        status, nb = run.state.get(stage.name, {}), Path(stage.notebook).stem
         link = f'[ipynb](notebooks/{nb}.ipynb) · [html](notebooks/{nb}.html)' if (run.run_dir/f'notebooks/{nb}.ipynb').exists() else ''
-        lines.append(f"| {st.name} | {status.get('status', 'not run')} | {format_value(status.get('seconds'), 0)} | {link} |")
+        lines.append(f"| {stage.name} | {status.get('status', 'not run')} | {format_value(status.get('seconds'), 0)} | {link} |")
     return lines
 
 # %% ../nbs/04_pipeline.ipynb #3b3906d1
@@ -413,7 +413,7 @@ REPORTED_MANIFEST_KEYS = ('base_model', 'method', 'seed', 'final_train_loss', 'f
 
 def adapter_folder(run:RunContents) -> Path:
     "The run's adapter folder, as the pipeline wires it into the stages after training."
-    wired = next((st.wiring['adapter_dir'] for st in run.stages if 'adapter_dir' in st.wiring), 'train/adapter')
+    wired = next((stage.wiring['adapter_dir'] for stage in run.stages if 'adapter_dir' in stage.wiring), 'train/adapter')
     return run.run_dir/wired
 
 # %% ../nbs/04_pipeline.ipynb #7bfac881
@@ -515,7 +515,7 @@ def plan_run(params_file, # YAML parameters file
     if run_name is not None: params['run_name'] = check_run_name(run_name, '--name')
     names = [s.name for s in stages]
     if only and (bad := [o for o in only if o not in names]): raise ConfigError(f"unknown stage {bad[0]!r} in --only (stages: {', '.join(names)})")
-    configs = {st.name: stage_config(st, params[st.name]) for st in stages}  # every section validated before anything runs
+    configs = {stage.name: stage_config(stage, params[stage.name]) for stage in stages}  # every section validated before anything runs
     return params, configs, (Path(runs_dir)/params['run_name']).absolute()
 
 # %% ../nbs/04_pipeline.ipynb #7b29c5f0
@@ -571,18 +571,18 @@ def run_pipeline(params_file, # YAML parameters file
     state_path = run_dir/'pipeline_state.json'
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     upstream = ''
-    for st in stages:
-        cfg_path = write_yaml(run_dir/'configs'/f'{st.name}.yaml', configs[st.name])
-        notebook_params = {CONFIG_PARAM: str(cfg_path), **{k: str(run_dir/v) for k, v in st.wiring.items()}}
-        inputs = _call(st.input_hash, configs[st.name][st.input_key]) if st.input_hash else ''
-        stage_fingerprint = upstream = fingerprint(st, configs[st.name], upstream, nbs, inputs)
-        previous = state.get(st.name, {})
-        if previous.get('status') == 'done' and previous.get('fingerprint') == stage_fingerprint and st.is_done(run_dir) and not force:
-            say(f'[{st.name}] up to date, skipped'); continue
-        if only and st.name not in only:
-            raise StageFailed(f"stage '{st.name}' is not done with the current inputs; run it too (add it to --only, or drop --only)")
-        say(f'[{st.name}] running {st.notebook} …')
-        seconds = run_one_stage(st, notebook_params, run_dir, nbs, state, stage_fingerprint, log_output)
-        say(f'[{st.name}] done in {_duration(seconds)}')
+    for stage in stages:
+        cfg_path = write_yaml(run_dir/'configs'/f'{stage.name}.yaml', configs[stage.name])
+        notebook_params = {CONFIG_PARAM: str(cfg_path), **{k: str(run_dir/v) for k, v in stage.wiring.items()}}
+        inputs = _call(stage.input_hash, configs[stage.name][stage.input_key]) if stage.input_hash else ''
+        stage_fingerprint = upstream = fingerprint(stage, configs[stage.name], upstream, nbs, inputs)
+        previous = state.get(stage.name, {})
+        if previous.get('status') == 'done' and previous.get('fingerprint') == stage_fingerprint and stage.is_done(run_dir) and not force:
+            say(f'[{stage.name}] up to date, skipped'); continue
+        if only and stage.name not in only:
+            raise StageFailed(f"stage '{stage.name}' is not done with the current inputs; run it too (add it to --only, or drop --only)")
+        say(f'[{stage.name}] running {stage.notebook} …')
+        seconds = run_one_stage(stage, notebook_params, run_dir, nbs, state, stage_fingerprint, log_output)
+        say(f'[{stage.name}] done in {_duration(seconds)}')
     say(f"report: {write_report(run_dir, state, params, stages)}")
     return state
