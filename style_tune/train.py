@@ -15,14 +15,14 @@ from .models import resolve_model, load_model_and_tokenizer, quantization_config
 
 # %% auto #0
 __all__ = ['Method', 'TRAIN_ALIASES', 'IGNORED_KEYS', 'TOKENS_STATE_KEY', 'CONFIG_HASH_EXCLUDED', 'train', 'MANIFEST_KEYS',
-           'TRAIN_COMMAND', 'TrainConfig', 'normalise_train_keys', 'make_train_config', 'load_train_config',
-           'data_files', 'read_records', 'loss_format', 'to_prompt_completion', 'make_dataset', 'cpu_has_amx_bf16',
-           'device_defaults', 'choose_packing', 'peft_config', 'tokens_in_checkpoint', 'checkpoint_finished',
-           'write_progress', 'progress_callback', 'eval_max_samples_for', 'eval_subset', 'pipeline_quiet',
-           'prepare_quantized', 'build_trainer', 'last_complete_checkpoint', 'config_hash', 'checkpoints_config_hash',
-           'set_aside_stale_checkpoints', 'write_config_hash', 'plot_loss_curve', 'package_versions', 'git_revision',
-           'system_prompt_of', 'weights_sha256', 'final_val_loss', 'run_train', 'check_train_outputs',
-           'check_quantization_conflict', 'parse_train_args', 'train_cli']
+           'TRAIN_COMMAND', 'TrainConfig', 'normalise_train_keys', 'make_train_config', 'check_quantization_conflict',
+           'load_train_config', 'data_files', 'read_records', 'loss_format', 'to_prompt_completion', 'make_dataset',
+           'cpu_has_amx_bf16', 'device_defaults', 'choose_packing', 'peft_config', 'tokens_in_checkpoint',
+           'checkpoint_finished', 'write_progress', 'progress_callback', 'eval_max_samples_for', 'eval_subset',
+           'pipeline_quiet', 'prepare_quantized', 'build_trainer', 'last_complete_checkpoint', 'config_hash',
+           'checkpoints_config_hash', 'set_aside_stale_checkpoints', 'write_config_hash', 'plot_loss_curve',
+           'package_versions', 'git_revision', 'system_prompt_of', 'weights_sha256', 'final_val_loss', 'run_train',
+           'check_train_outputs', 'parse_train_args', 'train_cli']
 
 # %% ../nbs/01_train.ipynb #8c680882
 Method = Literal['lora', 'qlora', 'dora', 'rslora', 'adalora', 'full']
@@ -161,9 +161,21 @@ def normalise_train_keys(raw:dict, # raw configuration (YAML, overrides)
 def make_train_config(raw:dict|None=None, # raw configuration, any accepted key names
                      ) -> TrainConfig:
     "Validate a raw configuration into a `TrainConfig`, with one-line `ConfigError`s."
+    check_quantization_conflict(raw or {}, given={})  # a params file's `method: qlora` + `quantization: none` too
     norm, ignored = normalise_train_keys(raw or {})
     if ignored: _log.warning('train config: ignoring keys that do not apply to style_tune: %s', ', '.join(ignored))
     return validate_config(norm, TrainConfig, what='train config')
+
+# %% ../nbs/01_train.ipynb #2bc65dff
+def check_quantization_conflict(raw:dict, # the config: the file's keys with the command line's on top
+                                given:dict, # the keys the command line set
+                               ):
+    "qlora trains on a 4-bit base: asking for it with quantization none is one error naming both, not advice repeated later."
+    q = raw.get('quantization', 'not given')
+    explicit_none = (q is None and 'quantization' in given) or q is False or (isinstance(q, str) and q.strip().lower() == 'none')
+    if explicit_none and normalise_train_keys(raw)[0].get('method') == 'qlora':
+        raise ConfigError('method qlora and quantization none conflict: qlora is LoRA on a 4-bit quantized base (it implies '
+                          'quantization 4bit); use method lora to train without quantization')
 
 # %% ../nbs/01_train.ipynb #6a47f45a
 def load_train_config(path=None, # YAML file; None: defaults only
@@ -788,16 +800,6 @@ from .grammar import CommandLine
 
 TRAIN_COMMAND = CommandLine(TrainConfig, aliases=TRAIN_ALIASES, description='Fine-tune a base model on prepared SFT data (LoRA/QLoRA).',
                             extra_keys={'use_dora': bool, 'use_rslora': bool, 'quantization_bit': int|None, 'load_in_4bit': bool, 'load_in_8bit': bool})
-
-def check_quantization_conflict(raw:dict, # the config: the file's keys with the command line's on top
-                                given:dict, # the keys the command line set
-                               ):
-    "qlora trains on a 4-bit base: asking for it with quantization none is one error naming both, not advice repeated later."
-    q = raw.get('quantization', 'not given')
-    explicit_none = (q is None and 'quantization' in given) or q is False or (isinstance(q, str) and q.strip().lower() == 'none')
-    if explicit_none and normalise_train_keys(raw)[0].get('method') == 'qlora':
-        raise ConfigError('method qlora and quantization none conflict: qlora is LoRA on a 4-bit quantized base (it implies '
-                          'quantization 4bit); use method lora to train without quantization')
 
 # %% ../nbs/01_train.ipynb #7a1c0e06
 def parse_train_args(argv:list[str]|None=None, # the arguments after the command (default: sys.argv[1:])
