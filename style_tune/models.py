@@ -283,6 +283,7 @@ def adapter_missing(path, # the adapter folder asked for (None: none was given)
     where = 'no adapter given' if path is None else f'no adapter at {path}' + (f' ({problem})' if problem else '')
     return ConfigError(f'{where}: train one first ({_WHERE_ADAPTERS})')
 
+# %% ../nbs/91_models.ipynb #m0000056
 def check_adapter_dir(path, # a local adapter folder, as saved by PEFT's `save_pretrained`
                      ) -> Path:
     "Return `path` if it is a PEFT adapter folder with safetensors weights; refuse pickled weights."
@@ -295,15 +296,14 @@ def check_adapter_dir(path, # a local adapter folder, as saved by PEFT's `save_p
             raise ConfigError(f'{path} holds only pickle weights ({", ".join(pickles)}); style_tune loads safetensors only, '
                               'because unpickling a file can run arbitrary code. Convert it to adapter_model.safetensors first.')
         raise ConfigError(f'{path} has no adapter_model.safetensors')
-    try: cfg = json.loads((path/'adapter_config.json').read_text(encoding='utf-8'))
-    except (ValueError, UnicodeDecodeError) as e: cfg = None
-    if not isinstance(cfg, dict): raise ConfigError(f'{path}/adapter_config.json is unreadable (not a JSON object): the adapter folder is damaged')
+    if not isinstance(read_json(path/'adapter_config.json', None), dict): raise ConfigError(f'{path}/adapter_config.json is unreadable (not a JSON object): the adapter folder is damaged')
     from safetensors import safe_open
     try:
         with safe_open(str(path/'adapter_model.safetensors'), framework='pt') as f: f.keys()
     except Exception as e: raise ConfigError(f'{path}/adapter_model.safetensors is unreadable ({type(e).__name__}): the adapter folder is damaged') from None
     return path
 
+# %% ../nbs/91_models.ipynb #m0000059
 def _fetch_adapter(ref:str) -> Path:
     "A local adapter folder for `ref` (a folder, or a Hub repo id downloaded without any pickle files)."
     if Path(ref).expanduser().exists(): return check_adapter_dir(Path(ref).expanduser())
@@ -376,6 +376,7 @@ def base_of_adapter(adapter) -> str:
     if not base: raise ConfigError(f'{path}: neither a run manifest nor adapter_config.json names the base model; pass the base model')
     return base
 
+# %% ../nbs/91_models.ipynb #m0000062
 def adapter_name(path) -> str:
     "A short name for an adapter folder: its run folder's name for 01_train's `<run>/adapter` layout, else its own."
     path = Path(path)
