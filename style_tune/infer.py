@@ -224,21 +224,17 @@ def stream_generate(inf:InferenceModel, # from `load_for_inference`
                     cfg:InferConfig|dict|None=None, # generation settings
                     **overrides, # any `InferConfig` field
                    ) -> Iterator[str]:
-    "Yield the reply to `prompt` piece by piece as it is generated."
-    import torch
+    "Yield the reply to `prompt` piece by piece as it is generated (`models.generate_tokens` in a background thread)."
     from transformers import TextIteratorStreamer
     cfg = infer_config(cfg, **overrides)
     system_prompt, _ = system_prompt_for(inf, cfg)
     chat = cfg.chat if cfg.chat is not None else is_chat_adapter(inf.manifest)
     tok = inf.tokenizer
-    text = render_prompt(inf, build_messages(prompt, system_prompt)[0], chat)
-    enc = tok([text], return_tensors='pt', add_special_tokens=not chat).to(inf.device)
+    ids = tok(render_prompt(inf, build_messages(prompt, system_prompt)[0], chat), add_special_tokens=not chat).input_ids
     streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)
     errors = []
     def work():
-        try:
-            seed_everything(cfg.seed)
-            with torch.inference_mode(): inf.model.generate(**enc, generation_config=_generation_config(inf, cfg), streamer=streamer)
+        try: generate_tokens(inf.model, [ids], _generation_config(inf, cfg), batch_size=1, seed=cfg.seed, streamer=streamer)
         except BaseException as e:
             errors.append(e); streamer.end()
     t = threading.Thread(target=work, daemon=True); t.start()
