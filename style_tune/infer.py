@@ -182,7 +182,7 @@ def _generation_config(inf:InferenceModel, cfg:InferConfig):
     return generation_config(inf.model, inf.tokenizer, cfg.max_new_tokens, 0 if cfg.is_greedy else cfg.temperature,
                              cfg.top_p, cfg.top_k, cfg.repetition_penalty)
 
-# %% ../nbs/03_infer.ipynb #m1000003
+# %% ../nbs/03_infer.ipynb #b11d3b7f
 def _generation_record(inf:InferenceModel, index:int, item, messages:list[dict], reference, new_ids:list[int], ends:set, **fields) -> dict:
     "One line of the generations file: the prompt, the decoded output and how it was made."
     rec = {'index': index, 'prompt': messages[-1]['content'], 'messages': messages, 'output': inf.tokenizer.decode(new_ids, skip_special_tokens=True),
@@ -192,7 +192,7 @@ def _generation_record(inf:InferenceModel, index:int, item, messages:list[dict],
     if meta: rec['meta'] = meta
     return rec
 
-# %% ../nbs/03_infer.ipynb #m1000006
+# %% ../nbs/03_infer.ipynb #96886248
 def generate(inf:InferenceModel, # from `load_model` / `load_for_inference`
              prompts:str|dict|Iterable[str|dict], # prompt strings and/or records with `prompt` or `messages`
              cfg:InferConfig|dict|None=None, # generation settings

@@ -186,7 +186,7 @@ def load_model_and_tokenizer(name_or_path, # "tiny", "embedded", a local folder 
     if getattr(model.config, 'pad_token_id', None) is None: model.config.pad_token_id = tok.pad_token_id
     return model, tok
 
-# %% ../nbs/91_models.ipynb #m0000002
+# %% ../nbs/91_models.ipynb #4edd345a
 QUANTIZATIONS = ('none', '4bit', '8bit', 'auto')
 
 def quantization_name(value, # a quantization setting in any accepted spelling: None, False, '', 'none', '4bit', '8bit', 'auto'
@@ -196,7 +196,7 @@ def quantization_name(value, # a quantization setting in any accepted spelling: 
     if name not in QUANTIZATIONS: raise ConfigError(f"quantization must be none, 4bit, 8bit or auto, got {value!r}")
     return name
 
-# %% ../nbs/91_models.ipynb #m0000005
+# %% ../nbs/91_models.ipynb #7a11b6d8
 @dataclass
 class ModelConfig:
     "What base model to load and how; shared by train, eval and infer."
@@ -209,7 +209,7 @@ class ModelConfig:
     cache_dir: str|None = None # cache for the tiny and embedded models
     def __post_init__(self): self.quantization = quantization_name(self.quantization)
 
-# %% ../nbs/91_models.ipynb #m0000008
+# %% ../nbs/91_models.ipynb #fab3059d
 MODEL_KEY_ALIASES = {'base_model': 'model', 'base': 'model', 'attn_implementation': 'attention'}
 
 def model_config(source=None, # a stage config (dataclass) or mapping; keys that are not about the model are ignored
@@ -224,7 +224,7 @@ def model_config(source=None, # a stage config (dataclass) or mapping; keys that
         if raw.get(f'load_in_{bits}') is True and quantization_name(out.get('quantization')) == 'none': out['quantization'] = bits
     return ModelConfig(**out)
 
-# %% ../nbs/91_models.ipynb #m0000012
+# %% ../nbs/91_models.ipynb #63a7975e
 _NO_DEFAULT = object()
 
 def read_json(path, # a JSON file
@@ -237,7 +237,7 @@ def read_json(path, # a JSON file
         if isinstance(e, json.JSONDecodeError): raise ConfigError(f'{path}: not valid JSON ({e.msg})') from None
         raise
 
-# %% ../nbs/91_models.ipynb #m0000015
+# %% ../nbs/91_models.ipynb #2aa74ee0
 def find_manifest(folder, # an adapter folder (or a merged model folder)
                  ) -> Path|None:
     "The run manifest for `folder`: `folder/run_manifest.json`, else `folder/../run_manifest.json`, else None."
@@ -251,7 +251,7 @@ def read_manifest(folder) -> dict:
     p = find_manifest(folder)
     return {} if p is None else read_json(p)
 
-# %% ../nbs/91_models.ipynb #m0000018
+# %% ../nbs/91_models.ipynb #b9764e9f
 def model_manifest(folder) -> dict:
     "The run manifest of a model folder: a merged model's own copy, or the one beside a fully fine-tuned model; else `{}`."
     folder = Path(str(folder))
@@ -263,7 +263,7 @@ def model_manifest(folder) -> dict:
         if manifest.get('adapter_dir') and Path(manifest['adapter_dir']).resolve() == folder.resolve(): return manifest
     return {}
 
-# %% ../nbs/91_models.ipynb #m0000021
+# %% ../nbs/91_models.ipynb #38d56db7
 def trained_quantization(manifest:dict, # an adapter's run manifest
                         ) -> str:
     "How training quantised the base, from the run manifest: its `quantization`, '4bit' for QLoRA, else 'none'."
@@ -283,7 +283,7 @@ def adapter_missing(path, # the adapter folder asked for (None: none was given)
     where = 'no adapter given' if path is None else f'no adapter at {path}' + (f' ({problem})' if problem else '')
     return ConfigError(f'{where}: train one first ({_WHERE_ADAPTERS})')
 
-# %% ../nbs/91_models.ipynb #m0000056
+# %% ../nbs/91_models.ipynb #951aaf36
 def check_adapter_dir(path, # a local adapter folder, as saved by PEFT's `save_pretrained`
                      ) -> Path:
     "Return `path` if it is a PEFT adapter folder with safetensors weights; refuse pickled weights."
@@ -296,14 +296,15 @@ def check_adapter_dir(path, # a local adapter folder, as saved by PEFT's `save_p
             raise ConfigError(f'{path} holds only pickle weights ({", ".join(pickles)}); style_tune loads safetensors only, '
                               'because unpickling a file can run arbitrary code. Convert it to adapter_model.safetensors first.')
         raise ConfigError(f'{path} has no adapter_model.safetensors')
-    if not isinstance(read_json(path/'adapter_config.json', None), dict): raise ConfigError(f'{path}/adapter_config.json is unreadable (not a JSON object): the adapter folder is damaged')
+    if not isinstance(read_json(path/'adapter_config.json', None), dict):
+        raise ConfigError(f'{path}/adapter_config.json is unreadable (not a JSON object): the adapter folder is damaged')
     from safetensors import safe_open
     try:
         with safe_open(str(path/'adapter_model.safetensors'), framework='pt') as f: f.keys()
     except Exception as e: raise ConfigError(f'{path}/adapter_model.safetensors is unreadable ({type(e).__name__}): the adapter folder is damaged') from None
     return path
 
-# %% ../nbs/91_models.ipynb #m0000059
+# %% ../nbs/91_models.ipynb #7267b6d8
 def _fetch_adapter(ref:str) -> Path:
     "A local adapter folder for `ref` (a folder, or a Hub repo id downloaded without any pickle files)."
     if Path(ref).expanduser().exists(): return check_adapter_dir(Path(ref).expanduser())
@@ -376,7 +377,7 @@ def base_of_adapter(adapter) -> str:
     if not base: raise ConfigError(f'{path}: neither a run manifest nor adapter_config.json names the base model; pass the base model')
     return base
 
-# %% ../nbs/91_models.ipynb #m0000062
+# %% ../nbs/91_models.ipynb #b3ef653d
 def adapter_name(path) -> str:
     "A short name for an adapter folder: its run folder's name for 01_train's `<run>/adapter` layout, else its own."
     path = Path(path)
@@ -395,7 +396,7 @@ def _as_adapter_dict(adapters) -> dict:
         return dict(zip(names, adapters))
     raise ConfigError(f'adapters must be a folder, a list of folders or a {{name: folder}} dict, got {type(adapters).__name__}')
 
-# %% ../nbs/91_models.ipynb #m0000033
+# %% ../nbs/91_models.ipynb #7ce79f86
 def load_quantization(cfg:ModelConfig, # the model config
                       adapter:Path|None=None, # the first adapter folder, whose manifest `auto` reads
                      ) -> str|None:
@@ -408,7 +409,7 @@ def load_quantization(cfg:ModelConfig, # the model config
             name = 'none'
     return None if name == 'none' else name
 
-# %% ../nbs/91_models.ipynb #m0000036
+# %% ../nbs/91_models.ipynb #8a19135c
 def load_model(cfg:ModelConfig|dict|None=None, # what to load; a mapping or a stage config goes through `model_config`
                adapters:dict|str|list|None=None, # one adapter folder, a list of them, {name: folder}, or None
                active:str|None='first', # adapter to activate: a name, 'first', or None for the base model
@@ -426,7 +427,7 @@ def load_model(cfg:ModelConfig|dict|None=None, # what to load; a mapping or a st
     if adapters: loaded.use(next(iter(adapters)) if active == 'first' else active)
     return loaded
 
-# %% ../nbs/91_models.ipynb #m0000040
+# %% ../nbs/91_models.ipynb #ca34241c
 def eos_token_ids(model, tokenizer) -> list[int]:
     "The token ids that end a reply: the tokenizer's EOS (the chat template's end of turn) and the model's own."
     ids = set()
@@ -434,7 +435,7 @@ def eos_token_ids(model, tokenizer) -> list[int]:
         ids |= set(eos) if isinstance(eos, list) else {eos} if isinstance(eos, int) else set()
     return sorted(ids)
 
-# %% ../nbs/91_models.ipynb #m0000042
+# %% ../nbs/91_models.ipynb #87e601a4
 def generation_config(model, tokenizer, # the model and the tokenizer prompts are encoded with
                       max_new_tokens:int=256, # tokens to generate per prompt
                       temperature:float=0.7, # sampling temperature; 0: greedy decoding
@@ -451,7 +452,7 @@ def generation_config(model, tokenizer, # the model and the tokenizer prompts ar
     if temperature > 0: kw.update(temperature=temperature, top_p=top_p, **({} if top_k is None else {'top_k': top_k}))
     return GenerationConfig(**kw)
 
-# %% ../nbs/91_models.ipynb #m0000045
+# %% ../nbs/91_models.ipynb #3a278b9d
 def _left_padded(prompts:Sequence[Sequence[int]], pad_id:int):
     "Input ids and attention mask for a batch, padded on the left so every row ends where generation starts."
     import torch
@@ -465,7 +466,7 @@ def _until_end(ids:list[int], ends:set) -> list[int]:
     "The generated ids up to and including the first end token (the padding after it dropped)."
     return next((ids[:j+1] for j, t in enumerate(ids) if t in ends), ids)
 
-# %% ../nbs/91_models.ipynb #m0000047
+# %% ../nbs/91_models.ipynb #fa55181e
 def generate_tokens(model, # causal LM in eval mode (adapters plugged in or not)
                     prompts:Sequence[Sequence[int]], # token ids of each prompt
                     config, # a `GenerationConfig`, from `generation_config`
@@ -492,7 +493,7 @@ def generate_tokens(model, # causal LM in eval mode (adapters plugged in or not)
             bar.update(len(rows))
     return out
 
-# %% ../nbs/91_models.ipynb #m0000051
+# %% ../nbs/91_models.ipynb #75f83700
 PACKAGES = ('style_tune', 'torch', 'transformers', 'peft', 'trl', 'accelerate', 'datasets', 'bitsandbytes', 'liger-kernel',
             'flash-attn', 'scikit-learn', 'jieba', 'scipy')
 
