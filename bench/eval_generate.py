@@ -10,7 +10,7 @@ import argparse, json, os, time
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import torch
-from style_tune.models import load_model_and_tokenizer
+from style_tune.models import ModelConfig, load_model
 from style_tune.evaluation import generate_texts
 
 USERS = ['续写：今天下雨，我在窗边喝茶，想起小时候的巷子。', '把下面的提纲展开成一段文字：周末、菜市场、春笋。',
@@ -27,7 +27,7 @@ def main(argv=None):
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: leave as is)')
     a = ap.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
-    model, tok = load_model_and_tokenizer(a.model, device=a.device); model.eval()
+    loaded = load_model(ModelConfig(a.model, device=a.device)); model, tok = loaded.model, loaded.tokenizer
     msgs = [[{'role': 'system', 'content': '你是一位公众号作者。'}, {'role': 'user', 'content': u}] for u in USERS]
     kw = dict(max_new_tokens=a.new_tokens, temperature=0, repetition_penalty=1.1, progress=False)
     generate_texts(model, tok, msgs[:2], batch_size=2, **{**kw, 'max_new_tokens': 4})  # warm-up

@@ -11,7 +11,7 @@ from pathlib import Path
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import torch
-from style_tune.models import load_model_and_tokenizer
+from style_tune.models import ModelConfig, load_model
 from style_tune.evaluation import article_nll, window_spans
 
 def demo_texts(n, seed=0):
@@ -49,7 +49,7 @@ def main(argv=None):
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: leave as is)')
     a = ap.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
-    model, tok = load_model_and_tokenizer(a.model, device=a.device); model.eval()
+    loaded = load_model(ModelConfig(a.model, device=a.device)); model, tok = loaded.model, loaded.tokenizer
     texts = demo_texts(a.texts)
     n_windows = sum(len(window_spans(len(tok(t).input_ids), a.max_length, a.stride)) for t in texts)
     article_nll(model, tok, texts[:2], a.max_length, a.stride, a.batch_size, progress=False)  # warm-up

@@ -11,7 +11,8 @@ from pathlib import Path
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import torch
-from style_tune.infer import load_for_inference, make_test_adapter, merge_adapter, generate
+from style_tune.models import ModelConfig, load_model
+from style_tune.infer import make_test_adapter, merge_adapter, generate
 
 PROMPTS = ['写一段关于下雨天的随笔。', '用你的口吻，介绍一下这个周末。', 'Write one sentence about tea.', '成都的冬天是什么样的？',
            '给读者写一封短信。', 'Describe an old street in three sentences.', '今天读了一本书，说说感受。', '为什么要慢慢写作？']
@@ -35,9 +36,9 @@ def main(argv=None):
     work = Path(tempfile.mkdtemp(prefix='bench_infer_'))
     ad1 = make_test_adapter(a.model, work/'r1', seed=1, scale=0.02)
     ad2 = make_test_adapter(a.model, work/'r2', seed=2, scale=0.02)
-    kw = dict(greedy=True, max_new_tokens=a.new_tokens)  # speeds count the tokens actually generated (EOS may end early)
+    kw = dict(temperature=0, max_new_tokens=a.new_tokens)  # speeds count the tokens actually generated (EOS may end early)
 
-    t_load, inf = timed(lambda: load_for_inference(None, {'a': ad1, 'b': ad2}, device='cpu'), 1)
+    t_load, inf = timed(lambda: load_model(ModelConfig(device='cpu'), {'a': ad1, 'b': ad2}), 1)
     def switch():
         for n in ('b', 'a', None, 'a'): inf.use(n)
     t_switch, _ = timed(switch, 3); t_switch /= 4
@@ -49,7 +50,7 @@ def main(argv=None):
     same = sum(x['output'] == y['output'] for x, y in zip(recs_seq, recs_bat))
 
     merged = merge_adapter(None, ad1, work/'merged')
-    inf_m = load_for_inference(str(merged), device='cpu')
+    inf_m = load_model(ModelConfig(str(merged), device='cpu'))
     t_merged, recs_m = timed(lambda: generate(inf_m, PROMPTS, batch_size=a.batch_size, **kw), a.repeats)
     tps_merged = tokens(recs_m) / t_merged
 

@@ -11,8 +11,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from .core import (ConfigError, validate_config, load_yaml, read_jsonl, write_json, write_jsonl,
-                             atomic_write, private_dir, dumps_json, seed_everything, hardware_info, pick_device)
+                             atomic_write, private_dir, dumps_json, seed_everything)
+from .models import (check_adapter_dir, read_manifest, load_model, model_config, quantization_name, generation_config,
+                               generate_tokens, run_environment)
+from .prep import TASKS  # the instruction tasks 00_prep builds
 from . import stylometry as sty
+_all_ = ['TASKS']
 
 def _log(msg): print(msg, flush=True)
 
@@ -21,15 +25,14 @@ def _bars(progress:bool) -> bool:
     return bool(progress) and os.environ.get('STYLE_TUNE_PIPELINE') != '1'
 
 # %% auto #0
-__all__ = ['TASKS', 'TASK_NAMES', 'EVAL_COMMAND', 'EvalConfig', 'eval_config', 'load_eval_config', 'find_manifest',
-           'author_train_texts', 'impostor_texts', 'load_eval_model', 'window_spans', 'token_nll', 'article_nll',
-           'bootstrap_ppl', 'chat_item', 'task_losses', 'select_prompts', 'generate_texts', 'judge_generations',
-           'judge_summary', 'make_ab_pairs', 'ab_page_html', 'write_ab_test', 'read_ratings', 'score_ab',
-           'headless_chromium', 'save_figure', 'save_table', 'plot_ppl', 'plot_indicators', 'plot_judge', 'run_eval',
-           'evaluate', 'score_ab_files', 'EvalOptions', 'parse_eval_args', 'eval_cli']
+__all__ = ['TASK_NAMES', 'EVAL_COMMAND', 'EvalConfig', 'eval_config', 'load_eval_config', 'author_train_texts', 'impostor_texts',
+           'load_eval_model', 'window_spans', 'token_nll', 'article_nll', 'bootstrap_ppl', 'chat_item', 'task_losses',
+           'select_prompts', 'generate_texts', 'judge_generations', 'judge_summary', 'make_ab_pairs', 'ab_page_html',
+           'write_ab_test', 'read_ratings', 'score_ab', 'headless_chromium', 'save_figure', 'save_table', 'plot_ppl',
+           'plot_indicators', 'plot_judge', 'run_eval', 'evaluate', 'score_ab_files', 'EvalOptions', 'parse_eval_args',
+           'eval_cli', 'TASKS']
 
 # %% ../nbs/02_eval.ipynb #1869788d
-TASKS = ('continue', 'expand', 'rewrite')
 TASK_NAMES = {'continue': '续写', 'expand': '总结展开', 'rewrite': '改写', 'raw': 'raw text'}
 
 @dataclass
@@ -39,7 +42,7 @@ class EvalConfig:
     data_dir: str|None = None # prep output; None: the run manifest's `data_dir`, else `data/prepared`
     output_dir: str = 'outputs/eval' # report folder
     base_model: str|None = None # None: the manifest's `base_model`; else "tiny", "embedded", a folder or a hub id
-    quantization: str|None = 'auto' # 'auto': as in training (manifest); None, '4bit' or '8bit'
+    quantization: str|None = 'auto' # 'auto': as in training (manifest); 'none' (or null), '4bit' or '8bit'
     device: str = 'auto' # 'auto', 'cpu', 'cuda' or 'mps'
     dtype: str|None = None # torch dtype name; None: fp32 on CPU, bf16 on CUDA
     max_length: int = 1024 # perplexity window length in tokens
@@ -66,6 +69,8 @@ class EvalConfig:
     progress: bool = True # show progress bars
 
     def __post_init__(self):
+        self.quantization = quantization_name(self.quantization)
+        if self.temperature < 0: raise ValueError(f'temperature must be >= 0 (0: greedy decoding), got {self.temperature}')
         if self.stride < 1 or self.stride > self.max_length: raise ValueError(f'stride must be in 1..max_length ({self.max_length}), got {self.stride}')
         bad = [t for t in self.tasks if t not in TASKS]
         if bad: raise ValueError(f'unknown task {bad[0]!r}; tasks are {", ".join(TASKS)}')
@@ -84,12 +89,6 @@ def load_eval_config(path=None, # YAML file with `EvalConfig` keys; None: the de
     return eval_config(load_yaml(path) if path else None, **given)
 
 # %% ../nbs/02_eval.ipynb #cc174d8a
-def find_manifest(adapter_dir, # adapter folder
-                 ) -> dict:
-    "The training run manifest: `adapter_dir/run_manifest.json`, else the one beside the adapter folder; {} if none."
-    from style_tune.infer import read_manifest  # one lookup of the stage contract, shared with inference
-    return read_manifest(adapter_dir)
-
 def author_train_texts(data_dir, # prep output folder
                       ) -> list[str]:
     "The author's training text: `train_articles.jsonl` if present, else rebuilt per article from `sft_train.jsonl` answers."
@@ -115,29 +114,15 @@ def impostor_texts(folder, # folder of other authors' text (.txt / .md, searched
 # %% ../nbs/02_eval.ipynb #56475002
 def load_eval_model(adapter_dir, # adapter folder
                     base_model:str|None=None, # None: from the manifest
-                    quantization='auto', # 'auto': as in training
+                    quantization='auto', # 'auto': as in training (unquantised without CUDA); 'none', '4bit' or '8bit'
                     device:str='auto', # device
                     dtype=None, # torch dtype (name); None: per device
                    ):
-    "Load the base model with the adapter attached (PEFT) and the tokenizer; returns (model, tokenizer, manifest)."
-    from peft import PeftModel
-    from style_tune.models import load_model_and_tokenizer, load_tokenizer
-    from style_tune.infer import check_adapter_dir
-    adapter_dir = check_adapter_dir(adapter_dir)  # safetensors weights only, readable; else a one-line error saying how to get one
-    manifest = find_manifest(adapter_dir)
-    base = base_model or manifest.get('base_model')
-    if not base: raise ConfigError(f'no base model: {adapter_dir} has no run_manifest.json; pass base_model')
-    if quantization == 'auto':
-        tc = manifest.get('config') or {}
-        quantization = tc.get('quantization') or ('4bit' if tc.get('method') == 'qlora' else None)
-    if quantization in ('none', ''): quantization = None
-    if quantization and pick_device(device) != 'cuda':  # bitsandbytes needs CUDA: evaluate the unquantised base instead
-        _log(f'note: the adapter was trained on a {quantization} base; without CUDA the base is loaded unquantised'); quantization = None
-    model, tok = load_model_and_tokenizer(base, quantization=quantization, device=device, dtype=dtype)
-    if (adapter_dir/'tokenizer_config.json').is_file(): tok = load_tokenizer(adapter_dir)  # the training tokenizer (chat template)
-    model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=False)
-    model.eval()
-    return model, tok, manifest
+    "Load the base model with the adapter plugged in (`models.load_model`); returns (model, tokenizer, manifest)."
+    adapter_dir = check_adapter_dir(adapter_dir)  # a local folder only, safetensors weights, readable; else a one-line error
+    cfg = model_config(base_model=base_model, quantization=quantization, device=device, dtype=dtype)
+    loaded = load_model(cfg, {'adapter': adapter_dir})
+    return loaded.model, loaded.tokenizer, loaded.manifest
 
 # %% ../nbs/02_eval.ipynb #a58fa476
 def window_spans(n_tokens:int, # length of the tokenised text
@@ -273,27 +258,12 @@ def generate_texts(model, tokenizer, prompts:Sequence[list[dict]], # chat messag
                    max_prompt_tokens:int=1536, # prompts are truncated from the left beyond this
                    progress:bool=True, desc:str='generate',
                   ) -> list[str]:
-    "Generate an answer per prompt: left-padded, length-sorted batches, new tokens only, special tokens dropped."
-    import torch
-    from tqdm.auto import tqdm
-    device = next(model.parameters()).device
+    "Generate an answer per prompt (`models.generate_tokens`): length-sorted batches, new tokens only, special tokens dropped."
     texts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in prompts]
-    enc = [tokenizer(t, add_special_tokens=False).input_ids[-max_prompt_tokens:] for t in texts]
-    order = sorted(range(len(enc)), key=lambda i: -len(enc[i]))
-    kw = dict(max_new_tokens=max_new_tokens, repetition_penalty=repetition_penalty, pad_token_id=tokenizer.pad_token_id,
-              eos_token_id=tokenizer.eos_token_id)
-    kw.update(dict(do_sample=True, temperature=temperature, top_p=top_p) if temperature > 0 else dict(do_sample=False, temperature=None, top_p=None, top_k=None))
-    out = [''] * len(prompts)
-    with torch.inference_mode(), tqdm(total=len(prompts), desc=desc, disable=not _bars(progress), leave=False) as bar:
-        for b, s in enumerate(range(0, len(order), batch_size)):
-            idx = order[s:s+batch_size]; L = max(len(enc[i]) for i in idx)
-            ids = torch.full((len(idx), L), tokenizer.pad_token_id, dtype=torch.long); mask = torch.zeros_like(ids)
-            for r, i in enumerate(idx): ids[r, L-len(enc[i]):] = torch.as_tensor(enc[i]); mask[r, L-len(enc[i]):] = 1
-            torch.manual_seed(seed + b)
-            gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), **kw)
-            for r, i in enumerate(idx): out[i] = tokenizer.decode(gen[r, L:], skip_special_tokens=True).strip()
-            bar.update(len(idx))
-    return out
+    ids = [tokenizer(t, add_special_tokens=False).input_ids[-max_prompt_tokens:] for t in texts]
+    config = generation_config(model, tokenizer, max_new_tokens, temperature, top_p, repetition_penalty=repetition_penalty)
+    new = generate_tokens(model, ids, config, batch_size, seed, longest_first=True, progress=_bars(progress), desc=desc)
+    return [tokenizer.decode(n, skip_special_tokens=True).strip() for n in new]
 
 # %% ../nbs/02_eval.ipynb #6e3f82de
 def judge_generations(author_train:Sequence[str], # author's training articles
@@ -608,14 +578,6 @@ def plot_judge(pairs:pd.DataFrame) -> 'Figure':
     return fig
 
 # %% ../nbs/02_eval.ipynb #1d78096d
-def _versions() -> dict:
-    import importlib.metadata as md
-    out = {}
-    for p in ('style_tune', 'torch', 'transformers', 'peft', 'scikit-learn', 'jieba', 'scipy'):
-        try: out[p] = md.version(p)
-        except md.PackageNotFoundError: pass
-    return out
-
 def _finite(obj):
     "Replace NaN/inf by None (strict JSON) and NumPy scalars by Python numbers, recursively."
     if isinstance(obj, dict): return {k: _finite(v) for k, v in obj.items()}
@@ -638,7 +600,7 @@ def run_eval(cfg:EvalConfig, # from `load_eval_config`
     metrics = {'config': dataclasses.asdict(cfg), 'data_dir': str(data_dir), 'seed': cfg.seed,
                'base_model': cfg.base_model or manifest.get('base_model'), 'adapter_dir': str(cfg.adapter_dir),
                'train_manifest': {k: manifest.get(k) for k in ('base_model', 'seed', 'git_rev', 'final_train_loss', 'final_val_loss', 'dataset_hashes')},
-               'versions': _versions(), 'hardware': hardware_info()}
+               **run_environment()}
     # 1. perplexity on held-out articles
     arts = read_jsonl(data_dir/'test_articles.jsonl')
     if cfg.max_articles is not None: arts = arts[:cfg.max_articles]

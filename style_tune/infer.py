@@ -12,96 +12,21 @@ from typing import Any, Iterable, Iterator
 
 from .core import (ConfigError, validate_config, load_yaml, write_json, write_jsonl, read_jsonl, sha256_file,
                              private_dir, made_by_style_tune, STYLE_TUNE_MARKER, seed_everything)
-from .models import resolve_model, load_model_and_tokenizer, load_tokenizer
+from .models import (resolve_model, load_model_and_tokenizer, load_tokenizer, ModelConfig, model_config, load_model,
+                               InferenceModel, adapter_missing, check_adapter_dir, _fetch_adapter, _PICKLE_SUFFIXES, find_manifest,
+                               read_manifest, model_manifest, base_of_adapter, adapter_name, _as_adapter_dict, quantization_name,
+                               generation_config, generate_tokens, read_json)
+# the model layer lives in `style_tune.models`; these names stay importable from here for existing callers
+_all_ = ['InferenceModel', 'adapter_missing', 'check_adapter_dir', 'find_manifest', 'read_manifest', 'model_manifest',
+         'base_of_adapter', 'adapter_name']
 
 # %% auto #0
-__all__ = ['INFER_COMMANDS', 'adapter_missing', 'check_adapter_dir', 'find_manifest', 'read_manifest', 'model_manifest',
-           'load_base', 'make_test_adapter', 'InferenceModel', 'base_of_adapter', 'adapter_name', 'load_for_inference',
-           'InferConfig', 'infer_config', 'load_infer_config', 'build_messages', 'is_chat_adapter', 'system_prompt_for',
-           'render_prompt', 'generate', 'stream_generate', 'read_prompts', 'generate_file', 'check_merge_target',
-           'merge_adapter', 'run_infer', 'check_generations', 'GenerateOptions', 'MergeOptions',
-           'check_generate_conflicts', 'parse_infer_args', 'merge_cli', 'generate_cli', 'infer_cli']
-
-# %% ../nbs/03_infer.ipynb #706f8dd7
-_PICKLE_SUFFIXES = ('.bin', '.pt', '.pth', '.ckpt', '.pkl')
-_WHERE_ADAPTERS = ('`style-tune run PARAMS_FILE` puts it in outputs/runs/<name>/train/adapter, '
-                   '`style-tune train` in <output_dir>/adapter')
-
-def adapter_missing(path, # the adapter folder asked for (None: none was given)
-                    problem:str|None=None, # what is wrong with it (None: it does not exist)
-                   ) -> ConfigError:
-    "A one-line error for a missing or unusable adapter folder that says how to get one."
-    where = 'no adapter given' if path is None else f'no adapter at {path}' + (f' ({problem})' if problem else '')
-    return ConfigError(f'{where}: train one first ({_WHERE_ADAPTERS})')
-
-def check_adapter_dir(path, # a local adapter folder, as saved by PEFT's `save_pretrained`
-                     ) -> Path:
-    "Return `path` if it is a PEFT adapter folder with safetensors weights; refuse pickled weights."
-    path = Path(path)
-    if not path.is_dir(): raise adapter_missing(path)
-    if not (path/'adapter_config.json').is_file(): raise adapter_missing(path, 'not a PEFT adapter folder: no adapter_config.json')
-    if not (path/'adapter_model.safetensors').is_file():
-        pickles = sorted(p.name for p in path.iterdir() if p.suffix in _PICKLE_SUFFIXES)
-        if pickles:
-            raise ConfigError(f'{path} holds only pickle weights ({", ".join(pickles)}); style_tune loads safetensors only, '
-                              'because unpickling a file can run arbitrary code. Convert it to adapter_model.safetensors first.')
-        raise ConfigError(f'{path} has no adapter_model.safetensors')
-    try: cfg = json.loads((path/'adapter_config.json').read_text(encoding='utf-8'))
-    except (ValueError, UnicodeDecodeError) as e: cfg = None
-    if not isinstance(cfg, dict): raise ConfigError(f'{path}/adapter_config.json is unreadable (not a JSON object): the adapter folder is damaged')
-    from safetensors import safe_open
-    try:
-        with safe_open(str(path/'adapter_model.safetensors'), framework='pt') as f: f.keys()
-    except Exception as e: raise ConfigError(f'{path}/adapter_model.safetensors is unreadable ({type(e).__name__}): the adapter folder is damaged') from None
-    return path
-
-def _fetch_adapter(ref:str) -> Path:
-    "A local adapter folder for `ref` (a folder, or a Hub repo id downloaded without any pickle files)."
-    if Path(ref).expanduser().exists(): return check_adapter_dir(Path(ref).expanduser())
-    if not re.fullmatch(r'[\w-][\w.-]*(/[\w.-]+)?', ref): raise adapter_missing(ref)  # a path, not a Hub id: no network
-    from huggingface_hub import snapshot_download
-    try: local = snapshot_download(ref, allow_patterns=['*.json', '*.safetensors', '*.txt', '*.model', '*.jinja', '*.md'])
-    except Exception as e: raise adapter_missing(ref, f'not a folder, and the Hub said {type(e).__name__}') from None
-    return check_adapter_dir(local)
-
-# %% ../nbs/03_infer.ipynb #5552356d
-def find_manifest(folder, # an adapter folder (or a merged model folder)
-                 ) -> Path|None:
-    "The run manifest for `folder`: `folder/run_manifest.json`, else `folder/../run_manifest.json`, else None."
-    folder = Path(folder)
-    for p in (folder/'run_manifest.json', folder.parent/'run_manifest.json'):
-        if p.is_file(): return p
-    return None
-
-def _read_json(p:Path) -> dict:
-    try: return json.loads(p.read_text(encoding='utf-8'))
-    except json.JSONDecodeError as e: raise ConfigError(f'{p}: not valid JSON ({e.msg})') from None
-
-def read_manifest(folder) -> dict:
-    "The run manifest for adapter `folder` as a dict (`{}` when there is none)."
-    p = find_manifest(folder)
-    return {} if p is None else _read_json(p)
-
-def model_manifest(folder) -> dict:
-    "The run manifest of a model folder: a merged model's own copy, or the one beside a fully fine-tuned model; else `{}`."
-    folder = Path(str(folder))
-    if not folder.is_dir(): return {}
-    if (folder/'run_manifest.json').is_file(): return _read_json(folder/'run_manifest.json')
-    beside = folder.parent/'run_manifest.json'
-    if beside.is_file():
-        man = _read_json(beside)
-        if man.get('adapter_dir') and Path(man['adapter_dir']).resolve() == folder.resolve(): return man
-    return {}
-
-# %% ../nbs/03_infer.ipynb #e1b7331f
-def load_base(base:str, # 'tiny', 'embedded', a Hub id or a local folder
-              load_in_4bit:bool=False, # NF4 4-bit weights (CUDA + bitsandbytes only)
-              device:str='auto', # 'auto', 'cpu', 'cuda' or 'mps'
-              dtype:str|None=None, # None: fp32 on CPU/MPS, bf16 on CUDA; or 'float32', 'bfloat16', 'float16'
-             ):
-    "Load a causal LM (eval mode) and its tokenizer for generation."
-    model, tok = load_model_and_tokenizer(base, quantization='4bit' if load_in_4bit else None, device=device, dtype=dtype)
-    return model.eval(), tok
+__all__ = ['INFER_COMMANDS', 'make_test_adapter', 'load_for_inference', 'InferConfig', 'infer_config', 'load_infer_config',
+           'build_messages', 'is_chat_adapter', 'system_prompt_for', 'render_prompt', 'generate', 'stream_generate',
+           'read_prompts', 'generate_file', 'check_merge_target', 'merge_adapter', 'run_infer', 'check_generations',
+           'GenerateOptions', 'MergeOptions', 'check_generate_conflicts', 'parse_infer_args', 'merge_cli',
+           'generate_cli', 'infer_cli', 'InferenceModel', 'adapter_missing', 'check_adapter_dir', 'find_manifest',
+           'read_manifest', 'model_manifest', 'base_of_adapter', 'adapter_name']
 
 # %% ../nbs/03_infer.ipynb #c87c986b
 def make_test_adapter(base:str, # base model name or folder, e.g. 'tiny'
@@ -114,7 +39,7 @@ def make_test_adapter(base:str, # base model name or folder, e.g. 'tiny'
     "Write a randomly initialised LoRA adapter + run manifest in 01_train's layout; returns the adapter folder."
     import torch
     from peft import LoraConfig, get_peft_model
-    model, tok = load_base(base, device='cpu', dtype='float32')
+    model, tok = load_model_and_tokenizer(base, device='cpu', dtype='float32')
     cfg = LoraConfig(r=r, lora_alpha=2*r, lora_dropout=0.0, task_type='CAUSAL_LM',
                      target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
     torch.manual_seed(seed)
@@ -131,112 +56,26 @@ def make_test_adapter(base:str, # base model name or folder, e.g. 'tiny'
                                              'system_prompt': system_prompt, 'seed': seed, 'kind': 'test_adapter'})
     return adapter
 
-# %% ../nbs/03_infer.ipynb #76fd4ff5
-class InferenceModel:
-    "A base model with named LoRA adapters plugged in; one active at a time, or none (the base model)."
-    def __init__(self, model, tokenizer, base:str, base_manifest:dict|None=None):
-        self.model, self.base_tokenizer, self.base = model, tokenizer, base
-        self.base_manifest = base_manifest or {}
-        self.adapters, self.manifests, self.tokenizers = {}, {}, {}
-        self.active = None
-
-    def add_adapter(self, name:str, # a name to switch to it by
-                    path, # adapter folder (or Hub id)
-                   ):
-        "Plug in the adapter at `path` as `name`; the first one plugged in becomes active, later ones wait for `use`."
-        from peft import PeftModel
-        if name in self.adapters: raise ConfigError(f'an adapter named {name!r} is already loaded')
-        path = _fetch_adapter(str(path))
-        if self.adapters: self.model.load_adapter(str(path), adapter_name=name, is_trainable=False)
-        else: self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=name, is_trainable=False)
-        self.model.eval()
-        self.adapters[name], self.manifests[name] = path, read_manifest(path)
-        has_tok = any((path/f).is_file() for f in ('tokenizer.json', 'tokenizer_config.json'))
-        self.tokenizers[name] = load_tokenizer(path) if has_tok else self.base_tokenizer
-        if self.active is None and len(self.adapters) == 1: self.use(name)
-        else: self.use(self.active)  # keep the current choice (load_adapter does not activate)
-        return self
-
-    def use(self, name:str|None, # adapter to activate; None unplugs all adapters
-           ):
-        "Activate adapter `name`, or unplug all adapters with `None`, without reloading anything."
-        if name is not None and name not in self.adapters:
-            raise ConfigError(f'no adapter named {name!r}; loaded: {", ".join(self.adapters) or "none"}')
-        if self.adapters:
-            if name is None: self.model.base_model.disable_adapter_layers()
-            else:
-                self.model.base_model.enable_adapter_layers()
-                self.model.set_adapter(name, inference_mode=True)
-        self.active = name
-        return self
-
-    @property
-    def tokenizer(self): return self.tokenizers.get(self.active, self.base_tokenizer)
-    @property
-    def manifest(self) -> dict:
-        "The manifest that governs prompts: the active adapter's, else the base folder's, else the first adapter's."
-        if self.active is not None: return self.manifests[self.active]
-        if self.base_manifest: return self.base_manifest
-        return next(iter(self.manifests.values()), {})
-    @property
-    def device(self): return next(self.model.parameters()).device
-    def __repr__(self): return f'InferenceModel(base={self.base!r}, adapters={list(self.adapters)}, active={self.active!r})'
-
 # %% ../nbs/03_infer.ipynb #1415ee57
-def base_of_adapter(adapter) -> str:
-    "The base model an adapter was trained on: its manifest's local `base_model_path` if present, else `base_model`, else PEFT's record."
-    path = _fetch_adapter(str(adapter))
-    man = read_manifest(path)
-    if man.get('base_model_path') and Path(man['base_model_path']).is_dir(): return str(man['base_model_path'])
-    if man.get('base_model'): return str(man['base_model'])
-    import peft
-    base = peft.PeftConfig.from_pretrained(str(path)).base_model_name_or_path
-    if not base: raise ConfigError(f'{path}: neither a run manifest nor adapter_config.json names the base model; pass the base model')
-    return base
-
-def adapter_name(path) -> str:
-    "A short name for an adapter folder: its run folder's name for 01_train's `<run>/adapter` layout, else its own."
-    path = Path(path)
-    name = re.sub(r'\W', '_', (path.parent.name if path.name == 'adapter' else path.name) or 'default')
-    import torch
-    # PEFT stores adapters as module attributes: a name like 'train' or 'eval' would shadow nn.Module's methods
-    return f'{name}_adapter' if hasattr(torch.nn.Module, name) or not name[0].isalpha() else name
-
-def _as_adapter_dict(adapters) -> dict:
-    if adapters is None: return {}
-    if isinstance(adapters, (str, os.PathLike)): return {'default': adapters}
-    if isinstance(adapters, dict): return dict(adapters)
-    if isinstance(adapters, (list, tuple)):
-        names = [adapter_name(a) for a in adapters]
-        if len(set(names)) < len(names): names = [f'{n}{i}' for i, n in enumerate(names)]
-        return dict(zip(names, adapters))
-    raise ConfigError(f'adapters must be a folder, a list of folders or a {{name: folder}} dict, got {type(adapters).__name__}')
-
 def load_for_inference(base:str|None=None, # base model name/folder; None: the first adapter's manifest names it
                        adapters:dict|str|list|None=None, # one adapter folder, several as {name: folder}, or None
                        active:str|None='first', # adapter to activate: a name, 'first', or None for the base model
-                       load_in_4bit:bool=False, # NF4 4-bit base (CUDA + bitsandbytes only)
+                       load_in_4bit:bool=False, # older spelling of quantization='4bit'
                        device:str='auto', # 'auto', 'cpu', 'cuda' or 'mps'
                        dtype:str|None=None, # None: fp32 on CPU/MPS, bf16 on CUDA; or 'float32', 'bfloat16', 'float16'
+                       quantization:str|None=None, # 'none', '4bit', '8bit' or 'auto' (as the adapter was trained)
                       ) -> InferenceModel:
-    "Load `base` once and plug in `adapters`; switch later with `.use(name)`."
-    adapters = _as_adapter_dict(adapters)
-    if base is None:
-        if not adapters: raise ConfigError('give a base model or at least one adapter')
-        base = base_of_adapter(next(iter(adapters.values())))
-    model, tok = load_base(base, load_in_4bit=load_in_4bit, device=device, dtype=dtype)
-    inf = InferenceModel(model, tok, str(base), model_manifest(base))
-    for name, path in adapters.items(): inf.add_adapter(name, path)
-    if adapters: inf.use(next(iter(adapters)) if active == 'first' else active)
-    return inf
+    "`models.load_model` with the infer stage's argument names: load `base` once and plug in `adapters`."
+    cfg = model_config(base_model=base, load_in_4bit=load_in_4bit, quantization=quantization, device=device, dtype=dtype)
+    return load_model(cfg, adapters, active)
 
 # %% ../nbs/03_infer.ipynb #b3f2c081
 @dataclass
 class InferConfig:
     "The infer stage's config: generation settings, and for a run the adapter, prompts, device and output paths."
     max_new_tokens: int = 512 # tokens to generate per prompt
-    greedy: bool = False # deterministic greedy decoding instead of sampling
-    temperature: float = 0.7 # sampling temperature (> 0; use greedy for deterministic output)
+    greedy: bool = False # older spelling of temperature 0: greedy decoding whatever the temperature
+    temperature: float = 0.7 # sampling temperature; 0: deterministic greedy decoding
     top_p: float = 0.9 # nucleus sampling
     top_k: int = 50 # top-k sampling (0 turns it off)
     repetition_penalty: float = 1.05 # > 1 discourages loops
@@ -253,10 +92,11 @@ class InferConfig:
     merge_dtype: str = 'auto' # merged weights' dtype: 'auto' (the base's own), 'float32', 'bfloat16' or 'float16'
     compare_base: bool = False # also generate with the adapter unplugged, recorded as `base_output`
     device: str = 'auto' # 'auto', 'cpu', 'cuda' or 'mps'
-    load_in_4bit: bool = False # NF4 4-bit base for generation (CUDA + bitsandbytes only)
+    quantization: str|None = 'none' # the base for generation: 'none' (or null), '4bit' (NF4), '8bit' (CUDA + bitsandbytes) or 'auto' (as trained)
     def __post_init__(self):
+        self.quantization = quantization_name(self.quantization)
         if self.max_new_tokens < 1: raise ValueError(f"'max_new_tokens' must be >= 1, got {self.max_new_tokens}")
-        if self.temperature <= 0 and not self.greedy: raise ValueError(f"'temperature' must be > 0 (use greedy: true for deterministic output), got {self.temperature}")
+        if self.temperature < 0: raise ValueError(f"'temperature' must be >= 0 (0: greedy decoding), got {self.temperature}")
         if not 0 < self.top_p <= 1: raise ValueError(f"'top_p' must be in (0, 1], got {self.top_p}")
         if self.top_k < 0: raise ValueError(f"'top_k' must be >= 0 (0 turns it off), got {self.top_k}")
         if self.repetition_penalty <= 0: raise ValueError(f"'repetition_penalty' must be > 0, got {self.repetition_penalty}")
@@ -266,16 +106,29 @@ class InferConfig:
         if self.merge_dtype not in ('auto', 'float32', 'bfloat16', 'float16'):
             raise ValueError(f"'merge_dtype' must be auto, float32, bfloat16 or float16, got {self.merge_dtype!r}")
 
+    @property
+    def is_greedy(self) -> bool: return self.greedy or self.temperature == 0
+    @property
+    def load_in_4bit(self) -> bool: return self.quantization == '4bit'  # the older name, read by older callers
+
     def sampling_params(self) -> dict:
         "The parameters that shape the output, as recorded with each generation."
-        p = {'max_new_tokens': self.max_new_tokens, 'greedy': self.greedy, 'repetition_penalty': self.repetition_penalty}
-        if not self.greedy: p.update(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
+        p = {'max_new_tokens': self.max_new_tokens, 'greedy': self.is_greedy, 'repetition_penalty': self.repetition_penalty}
+        if not self.is_greedy: p.update(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
         return p
+
+def _load_in_4bit_alias(raw:dict) -> dict:
+    "Read the older key `load_in_4bit: true` as `quantization: 4bit`, so users' params files keep working."
+    raw = dict(raw); flag = raw.pop('load_in_4bit', None)
+    if flag not in (None, True, False): raise ConfigError(f"infer config: 'load_in_4bit' must be true or false, got {flag!r}")
+    if flag and quantization_name(raw.get('quantization')) == 'none': raw['quantization'] = '4bit'
+    return raw
 
 def infer_config(cfg:InferConfig|dict|None=None, **overrides) -> InferConfig:
     "An `InferConfig` from a config, a plain dict (validated) and keyword overrides."
     base = asdict(cfg) if isinstance(cfg, InferConfig) else dict(cfg or {})
-    return validate_config({**base, **{k: v for k, v in overrides.items() if v is not None}}, InferConfig, 'infer config')
+    raw = _load_in_4bit_alias({**base, **{k: v for k, v in overrides.items() if v is not None}})
+    return validate_config(raw, InferConfig, 'infer config')
 
 def load_infer_config(path=None, # YAML file with `InferConfig` keys; None: the defaults
                       **overrides, # values that replace the file's (None-valued ones are ignored; paths may be `Path`s)
@@ -326,74 +179,45 @@ def render_prompt(inf:InferenceModel, messages:list[dict], chat:bool=True) -> st
 
 # %% ../nbs/03_infer.ipynb #94170fa3
 def _generation_config(inf:InferenceModel, cfg:InferConfig):
-    from transformers import GenerationConfig
-    tok = inf.tokenizer
-    eos = set()
-    for ids in (tok.eos_token_id, inf.model.generation_config.eos_token_id):  # the template's end-of-turn and the model's own
-        eos |= set(ids) if isinstance(ids, list) else {ids} if isinstance(ids, int) else set()
-    eos = sorted(eos)
-    kw = dict(max_new_tokens=cfg.max_new_tokens, repetition_penalty=cfg.repetition_penalty, do_sample=not cfg.greedy,
-              eos_token_id=eos or None, pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else (eos or [None])[0])
-    if not cfg.greedy: kw.update(temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k)
-    return GenerationConfig(**kw)
+    "The `GenerationConfig` for `cfg` with the active tokenizer; greedy is temperature 0."
+    return generation_config(inf.model, inf.tokenizer, cfg.max_new_tokens, 0 if cfg.is_greedy else cfg.temperature,
+                             cfg.top_p, cfg.top_k, cfg.repetition_penalty)
 
-def _progress(total:int, enabled:bool, desc:str):
-    from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, disable=not enabled, unit='prompt')
+# %% ../nbs/03_infer.ipynb #b11d3b7f
+def _generation_record(inf:InferenceModel, index:int, item, messages:list[dict], reference, new_ids:list[int], ends:set, **fields) -> dict:
+    "One line of the generations file: the prompt, the decoded output and how it was made."
+    rec = {'index': index, 'prompt': messages[-1]['content'], 'messages': messages, 'output': inf.tokenizer.decode(new_ids, skip_special_tokens=True),
+           'finish_reason': 'stop' if new_ids and new_ids[-1] in ends else 'length', **fields}
+    if reference is not None: rec['reference'] = reference
+    meta = {k: v for k, v in item.items() if k not in ('prompt', 'messages')} if isinstance(item, dict) else {}
+    if meta: rec['meta'] = meta
+    return rec
 
-def generate(inf:InferenceModel, # from `load_for_inference`
+# %% ../nbs/03_infer.ipynb #96886248
+def generate(inf:InferenceModel, # from `load_model` / `load_for_inference`
              prompts:str|dict|Iterable[str|dict], # prompt strings and/or records with `prompt` or `messages`
              cfg:InferConfig|dict|None=None, # generation settings
              stream:bool=False, # print tokens to stdout as they come (one prompt at a time)
              progress:bool=False, # show a progress bar over prompts
-             **overrides, # any `InferConfig` field, e.g. greedy=True
+             **overrides, # any `InferConfig` field, e.g. temperature=0
             ) -> list[dict]:
-    "Generate a reply for each prompt with the active adapter; one record per prompt."
-    import torch
+    "Generate a reply for each prompt with the active adapter (`models.generate_tokens`); one record per prompt."
     from transformers import TextStreamer
     cfg = infer_config(cfg, **overrides)
     items = [prompts] if isinstance(prompts, (str, dict)) else list(prompts)
     system_prompt, source = system_prompt_for(inf, cfg)
     chat = cfg.chat if cfg.chat is not None else is_chat_adapter(inf.manifest)
-    tok, model = inf.tokenizer, inf.model
-    gen_cfg = _generation_config(inf, cfg)
-    bs = 1 if stream else cfg.batch_size
-    records, bar = [], _progress(len(items), progress, f'generate ({inf.active or "base"})')
-    old_side = tok.padding_side
-    tok.padding_side = 'left'
-    try:
-        for b, start in enumerate(range(0, len(items), bs)):
-            chunk = items[start:start+bs]
-            built = [build_messages(it, system_prompt) for it in chunk]
-            texts = [render_prompt(inf, m, chat) for m, _ in built]
-            enc = tok(texts, return_tensors='pt', padding=True, add_special_tokens=not chat).to(inf.device)
-            seed = cfg.seed + b
-            seed_everything(seed)
-            streamer = TextStreamer(tok, skip_prompt=True, skip_special_tokens=True) if stream else None
-            with torch.inference_mode():
-                out = model.generate(**enc, generation_config=gen_cfg, streamer=streamer)
-            new = out[:, enc['input_ids'].shape[1]:]
-            for i, (item, (msgs, ref)) in enumerate(zip(chunk, built)):
-                ids = new[i].tolist()
-                n_new = next((j + 1 for j, t in enumerate(ids) if t in (gen_cfg.eos_token_id or [])), None)
-                finish = 'stop' if n_new is not None else 'length'
-                ids = ids[:n_new] if n_new is not None else ids
-                rec = {'index': start + i, 'prompt': msgs[-1]['content'], 'messages': msgs,
-                       'output': tok.decode(ids, skip_special_tokens=True), 'finish_reason': finish,
-                       'n_prompt_tokens': int(enc['attention_mask'][i].sum()), 'n_new_tokens': len(ids),
-                       'adapter': inf.active, 'adapter_path': str(inf.adapters[inf.active]) if inf.active else None,
-                       'base_model': inf.base, 'system_prompt': system_prompt, 'system_prompt_source': source,
-                       'chat': chat, 'params': cfg.sampling_params(), 'seed': seed, 'run_seed': cfg.seed, 'batch_size': bs}
-                if ref is not None: rec['reference'] = ref
-                if isinstance(item, dict):
-                    meta = {k: v for k, v in item.items() if k not in ('prompt', 'messages')}
-                    if meta: rec['meta'] = meta
-                records.append(rec)
-            bar.update(len(chunk))
-    finally:
-        tok.padding_side = old_side
-        bar.close()
-    return records
+    tok, bs, gen_cfg = inf.tokenizer, 1 if stream else cfg.batch_size, _generation_config(inf, cfg)
+    built = [build_messages(it, system_prompt) for it in items]
+    ids = [tok(render_prompt(inf, msgs, chat), add_special_tokens=not chat).input_ids for msgs, _ in built]
+    streamer = TextStreamer(tok, skip_prompt=True, skip_special_tokens=True) if stream else None
+    new = generate_tokens(inf.model, ids, gen_cfg, bs, cfg.seed, streamer=streamer, progress=progress, desc=f'generate ({inf.active or "base"})')
+    ends = set(gen_cfg.eos_token_id or [])
+    same = {'adapter': inf.active, 'adapter_path': str(inf.adapters[inf.active]) if inf.active else None, 'base_model': inf.base,
+            'system_prompt': system_prompt, 'system_prompt_source': source, 'chat': chat, 'params': cfg.sampling_params()}
+    return [_generation_record(inf, i, item, msgs, ref, out, ends, n_prompt_tokens=len(ids[i]), n_new_tokens=len(out), **same,
+                               seed=cfg.seed + i // bs, run_seed=cfg.seed, batch_size=bs)
+            for i, (item, (msgs, ref), out) in enumerate(zip(items, built, new))]
 
 # %% ../nbs/03_infer.ipynb #d7f22c41
 def stream_generate(inf:InferenceModel, # from `load_for_inference`
@@ -401,21 +225,17 @@ def stream_generate(inf:InferenceModel, # from `load_for_inference`
                     cfg:InferConfig|dict|None=None, # generation settings
                     **overrides, # any `InferConfig` field
                    ) -> Iterator[str]:
-    "Yield the reply to `prompt` piece by piece as it is generated."
-    import torch
+    "Yield the reply to `prompt` piece by piece as it is generated (`models.generate_tokens` in a background thread)."
     from transformers import TextIteratorStreamer
     cfg = infer_config(cfg, **overrides)
     system_prompt, _ = system_prompt_for(inf, cfg)
     chat = cfg.chat if cfg.chat is not None else is_chat_adapter(inf.manifest)
     tok = inf.tokenizer
-    text = render_prompt(inf, build_messages(prompt, system_prompt)[0], chat)
-    enc = tok([text], return_tensors='pt', add_special_tokens=not chat).to(inf.device)
+    ids = tok(render_prompt(inf, build_messages(prompt, system_prompt)[0], chat), add_special_tokens=not chat).input_ids
     streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)
     errors = []
     def work():
-        try:
-            seed_everything(cfg.seed)
-            with torch.inference_mode(): inf.model.generate(**enc, generation_config=_generation_config(inf, cfg), streamer=streamer)
+        try: generate_tokens(inf.model, [ids], _generation_config(inf, cfg), batch_size=1, seed=cfg.seed, streamer=streamer)
         except BaseException as e:
             errors.append(e); streamer.end()
     t = threading.Thread(target=work, daemon=True); t.start()
@@ -487,7 +307,7 @@ def merge_adapter(base:str|None, # base model name/folder; None: the adapter's m
         saved = getattr(AutoConfig.from_pretrained(resolve_model(base)), 'dtype', None) or torch.float32
         target = saved if isinstance(saved, torch.dtype) else getattr(torch, str(saved).replace('torch.', ''))
     else: target = getattr(torch, dtype)
-    inf = load_for_inference(base, {'merged': adapter_dir}, device='cpu', dtype=target)  # never 4-bit: rounding would erase the adapter
+    inf = load_model(ModelConfig(base, device='cpu', dtype=target), {'merged': adapter_dir})  # never 4-bit: rounding would erase the adapter
     merged = inf.model.merge_and_unload()
     tmp = out_dir.with_name(f'.{out_dir.name}.partial')
     if tmp.exists() or tmp.is_symlink():  # left by a merge that was killed: ours to remove, nothing else is
@@ -520,7 +340,7 @@ def run_infer(cfg:InferConfig, # from `load_infer_config`, with adapter_dir and 
     if not items: raise ConfigError(f'no prompts in {cfg.prompts_file}' if cfg.prompts_file else 'no prompts: set prompts (a list) or prompts_file')
     if cfg.merge_out: check_merge_target(cfg.merge_out, overwrite=True)  # fail now, not after the generations
     adapter = _fetch_adapter(str(cfg.adapter_dir))
-    inf = load_for_inference(cfg.base_model, {'style': adapter}, device=cfg.device, load_in_4bit=cfg.load_in_4bit)
+    inf = load_model(model_config(cfg), {'style': adapter})
     bars = progress and os.environ.get('STYLE_TUNE_PIPELINE') != '1'
     records = generate(inf, items, cfg, progress=bars)
     if cfg.compare_base:  # the same prompts, system prompt and seeds with the adapter unplugged
@@ -637,8 +457,7 @@ def generate_cli(cfg:InferConfig, # from `parse_infer_args`
         return 0
     prompts = read_prompts(cfg.prompts_file) if cfg.prompts_file else list(cfg.prompts or [])
     if not prompts: raise ConfigError('no prompts: give --prompt (repeatable) or --prompts-file')
-    inf = load_for_inference(cfg.base_model, adapters, active=None if options.no_adapter else (options.use or 'first'),
-                             load_in_4bit=cfg.load_in_4bit, device=cfg.device)
+    inf = load_model(model_config(cfg), adapters, active=None if options.no_adapter else (options.use or 'first'))
     if cfg.output_path:
         private_dir(Path(cfg.output_path).parent)
         write_jsonl(cfg.output_path, generate(inf, prompts, cfg, stream=options.stream, progress=options.progress))

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Literal, Any
 from .core import (ConfigError, validate_config, load_yaml, read_jsonl, write_json, write_jsonl, atomic_write,
-                             sha256_file, sha256_bytes, dumps_json, pick_device, seed_everything, hardware_info, private_dir,
+                             sha256_file, sha256_bytes, dumps_json, pick_device, seed_everything, private_dir,
                              replace_folder)
-from .models import resolve_model, load_model_and_tokenizer, quantization_config
+from .models import (resolve_model, load_model_and_tokenizer, quantization_config, model_config, load_model,
+                               package_versions, run_environment)
+_all_ = ['package_versions']  # defined in style_tune.models since every stage records the same versions
 
 # %% auto #0
 __all__ = ['Method', 'TRAIN_ALIASES', 'IGNORED_KEYS', 'TOKENS_STATE_KEY', 'CONFIG_HASH_EXCLUDED', 'train', 'MANIFEST_KEYS',
@@ -21,8 +23,8 @@ __all__ = ['Method', 'TRAIN_ALIASES', 'IGNORED_KEYS', 'TOKENS_STATE_KEY', 'CONFI
            'checkpoint_finished', 'write_progress', 'progress_callback', 'eval_max_samples_for', 'eval_subset',
            'pipeline_quiet', 'prepare_quantized', 'build_trainer', 'last_complete_checkpoint', 'config_hash',
            'checkpoints_config_hash', 'set_aside_stale_checkpoints', 'write_config_hash', 'plot_loss_curve',
-           'package_versions', 'git_revision', 'system_prompt_of', 'weights_sha256', 'final_val_loss', 'run_train',
-           'check_train_outputs', 'parse_train_args', 'train_cli']
+           'git_revision', 'system_prompt_of', 'weights_sha256', 'final_val_loss', 'run_train', 'check_train_outputs',
+           'parse_train_args', 'train_cli', 'package_versions']
 
 # %% ../nbs/01_train.ipynb #8c680882
 Method = Literal['lora', 'qlora', 'dora', 'rslora', 'adalora', 'full']
@@ -452,9 +454,9 @@ def build_trainer(cfg:TrainConfig, # validated configuration
     if pipeline_quiet():  # plain text only in an executed notebook: no progress bars for weights loading or tokenizing
         import datasets, transformers; datasets.disable_progress_bars(); transformers.utils.logging.disable_progress_bar()
     model_path = resolve_model(cfg.model, cfg.cache_dir)
-    model, tok = load_model_and_tokenizer(model_path, quantization=cfg.quantization, device=device, dtype=cfg.dtype or (dd['dtype'] if pick('bf16') else None),
-                                          attn_implementation=pick('attn_implementation'),
-                                          trust_remote_code=cfg.trust_remote_code)
+    loaded = load_model(model_config(cfg, model=str(model_path), device=device, attention=pick('attn_implementation'),
+                                     dtype=cfg.dtype or (dd['dtype'] if pick('bf16') else None)))
+    model, tok = loaded.model, loaded.tokenizer
     train_recs, kind = read_records(train_path, cfg.max_train_samples)
     val_recs, vkind = read_records(val_path, cfg.max_val_samples) if val_path else (None, kind)
     if vkind != kind: raise ConfigError(f'{val_path}: records are {vkind!r} but the train records are {kind!r}')
@@ -585,15 +587,6 @@ def plot_loss_curve(log_history:list[dict], # `trainer.state.log_history`
     return path
 
 # %% ../nbs/01_train.ipynb #c2a90a4c
-def package_versions() -> dict:
-    "Versions of the packages that shape a training run."
-    from importlib.metadata import version, PackageNotFoundError
-    out = {}
-    for p in ('style_tune', 'torch', 'transformers', 'peft', 'trl', 'accelerate', 'datasets', 'bitsandbytes', 'liger-kernel', 'flash-attn'):
-        try: out[p] = version(p)
-        except PackageNotFoundError: pass
-    return out
-
 def git_revision(path=None) -> str|None:
     "The git commit of the project (with '+dirty' if it has uncommitted changes), or None outside git."
     cwd = str(path or Path(__file__).resolve().parent) if path or '__file__' in globals() else None
@@ -744,7 +737,7 @@ def run_train(cfg:TrainConfig|dict, # configuration (a dict is validated first)
         'effective': {**info['defaults'], 'device': info['device'], 'loss_format': info['loss_format'],
                       'num_processes': trainer.accelerator.num_processes,
                       'distributed_type': trainer.accelerator.distributed_type.value},
-        'versions': package_versions(), 'git_rev': git_revision(), 'hardware': hardware_info(),
+        **run_environment(), 'git_rev': git_revision(),
         'wall_time_s': round(time.time() - t0, 2), 'train_time_s': round(train_s, 2),
         'global_step': trainer.state.global_step, 'resumed_from': str(resume_from) if resume_from else None,
         'stale_checkpoints': str(stale) if stale else None,
