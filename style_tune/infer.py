@@ -402,6 +402,7 @@ class MergeOptions:
 # %% ../nbs/03_infer.ipynb #3c1a0e13
 INFER_COMMANDS = {
     'generate': CommandLine(InferConfig, GenerateOptions, aliases={'prompt': 'prompts', 'output': 'output_path'}, verbatim=('prompts', 'adapter'),
+                            extra_keys={'load_in_4bit': bool},  # the older spelling of `--quantization 4bit`
                             description='Generate with a style_tune LoRA adapter plugged into its base model.'),
     'merge': CommandLine(InferConfig, MergeOptions, aliases={'adapter': 'adapter_dir', 'out': 'merge_out', 'dtype': 'merge_dtype'},
                          only=('adapter_dir', 'merge_out', 'merge_dtype', *MODEL_SPELLINGS),

@@ -14,10 +14,10 @@ __all__ = ['STAGES', 'CONFIG_PARAM', 'MODEL_KEYS', 'REPORTED_MANIFEST_KEYS', 'RE
            'check_run_name', 'load_params', 'stage_config', 'check_backup', 'check_writable', 'cuda_options',
            'check_cuda', 'check_model', 'preflight', 'run_cells', 'strip_test_only_cells', 'test_code_in_run',
            'StageFailed', 'fingerprint', 'export_html', 'ipc_kernel_manager', 'run_stage', 'ProgressWatcher',
-           'StageOutput', 'read_stage_output', 'RunContents', 'read_run', 'format_value', 'nested_value',
-           'report_title', 'report_stages', 'report_data', 'adapter_folder', 'report_training', 'report_evaluation',
-           'report_generations', 'report_next_steps', 'report_markdown', 'write_report', 'plan_run', 'run_one_stage',
-           'run_pipeline']
+           'peak_rss_bytes', 'MemoryWatcher', 'StageOutput', 'read_stage_output', 'RunContents', 'read_run',
+           'format_value', 'nested_value', 'report_title', 'report_stages', 'report_data', 'adapter_folder',
+           'report_training', 'report_evaluation', 'report_generations', 'report_next_steps', 'report_markdown',
+           'write_report', 'plan_run', 'run_one_stage', 'run_pipeline']
 
 # %% ../nbs/04_pipeline.ipynb #4ff9eaed
 def _call(ref:str, *args, **kwargs):
@@ -319,6 +319,39 @@ class ProgressWatcher:
         self._stop.set(); self._thread.join(); self.poll()
         if self.bar is not None: self.bar.close()
 
+# %% ../nbs/04_pipeline.ipynb #8639f207
+def peak_rss_bytes(process) -> int:
+    "Peak resident memory of a `psutil.Process` so far: Linux's `VmHWM`, else its current RSS; 0 once it is gone."
+    try: return int(Path(f'/proc/{process.pid}/status').read_text().split('VmHWM:')[1].split()[0]) * 1024
+    except (OSError, IndexError, ValueError): pass
+    try: return process.memory_info().rss
+    except Exception: return 0
+
+# %% ../nbs/04_pipeline.ipynb #6ab17982
+class MemoryWatcher:
+    "Peak resident memory of this process's children (a stage's kernel and what it starts), looked at from a thread."
+    def __init__(self, every:float=0.5): # seconds between looks
+        import psutil
+        self.every, self.me, self.peaks, self.peak_sum = every, psutil.Process(), {}, 0
+        self._stop = threading.Event()
+    def poll(self):
+        "Look once: each child's own peak so far, and the sum of what all children hold now."
+        held = 0
+        for child in self.me.children(recursive=True):
+            self.peaks[child.pid] = max(self.peaks.get(child.pid, 0), peak_rss_bytes(child))
+            try: held += child.memory_info().rss
+            except Exception: pass
+        self.peak_sum = max(self.peak_sum, held)
+    @property
+    def peak_gb(self) -> float:
+        "The stage's peak in GB: its largest process, or all its processes at once if that was more."
+        return round(max([self.peak_sum, *self.peaks.values()]) / 1e9, 2)
+    def _loop(self):
+        while not self._stop.wait(self.every): self.poll()
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._loop, daemon=True); self._thread.start(); return self
+    def __exit__(self, *exc): self._stop.set(); self._thread.join()
+
 # %% ../nbs/04_pipeline.ipynb #55dbaf0b
 @dataclass
 class StageOutput:
@@ -388,12 +421,13 @@ def report_title(run:RunContents) -> list[str]:
 
 # %% ../nbs/04_pipeline.ipynb #08dfdbf3
 def report_stages(run:RunContents) -> list[str]:
-    "The table of stages: status, seconds and links to the executed notebooks."
-    lines = ['| stage | status | seconds | notebook |', '|---|---|---|---|']
+    "The table of stages: status, seconds, peak resident memory and links to the executed notebooks."
+    lines = ['| stage | status | seconds | peak memory (GB) | notebook |', '|---|---|---|---|---|']
     for stage in run.stages:
         status, nb = run.state.get(stage.name, {}), Path(stage.notebook).stem
         link = f'[ipynb](notebooks/{nb}.ipynb) · [html](notebooks/{nb}.html)' if (run.run_dir/f'notebooks/{nb}.ipynb').exists() else ''
-        lines.append(f"| {stage.name} | {status.get('status', 'not run')} | {format_value(status.get('seconds'), 0)} | {link} |")
+        lines.append(f"| {stage.name} | {status.get('status', 'not run')} | {format_value(status.get('seconds'), 0)} "
+                     f"| {format_value(status.get('peak_rss_gb'), 2)} | {link} |")
     return lines
 
 # %% ../nbs/04_pipeline.ipynb #3b3906d1
@@ -538,16 +572,17 @@ def run_one_stage(stage:Stage, # the stage to run
     "Run one stage in the pipeline's environment, record whether it finished in `state`; returns seconds taken."
     progress = _stage_output(stage, run_dir)/'progress.json'
     progress.unlink(missing_ok=True)
+    memory = MemoryWatcher()
     try:
         with _env(STYLE_TUNE_PIPELINE='1', STYLE_TUNE_NETWORK_LOG=run_dir/'blocked_network.jsonl', PYTHONWARNINGS=_QUIET_WARNINGS,
-                  HF_HUB_DISABLE_PROGRESS_BARS='1'), \
+                  HF_HUB_DISABLE_PROGRESS_BARS='1'), memory, \
              (contextlib.nullcontext() if log_output else ProgressWatcher(progress, f'[{stage.name}]')):
             seconds = run_stage(stage, notebook_params, run_dir, nbs, log_output)
         if not stage.is_done(run_dir): raise StageFailed(f"stage '{stage.name}' finished but did not write {stage.done_file}")
     except StageFailed as e:
-        state[stage.name] = {'status': 'failed', 'fingerprint': stage_fingerprint, 'error': str(e)}
+        state[stage.name] = {'status': 'failed', 'fingerprint': stage_fingerprint, 'error': str(e), 'peak_rss_gb': memory.peak_gb}
         write_json(run_dir/'pipeline_state.json', state); raise
-    state[stage.name] = {'status': 'done', 'fingerprint': stage_fingerprint, 'seconds': round(seconds, 1)}
+    state[stage.name] = {'status': 'done', 'fingerprint': stage_fingerprint, 'seconds': round(seconds, 1), 'peak_rss_gb': memory.peak_gb}
     write_json(run_dir/'pipeline_state.json', state)
     return seconds
 
@@ -583,6 +618,6 @@ def run_pipeline(params_file, # YAML parameters file
             raise StageFailed(f"stage '{stage.name}' is not done with the current inputs; run it too (add it to --only, or drop --only)")
         say(f'[{stage.name}] running {stage.notebook} …')
         seconds = run_one_stage(stage, notebook_params, run_dir, nbs, state, stage_fingerprint, log_output)
-        say(f'[{stage.name}] done in {_duration(seconds)}')
+        say(f"[{stage.name}] done in {_duration(seconds)}, peak memory {state[stage.name]['peak_rss_gb']} GB")
     say(f"report: {write_report(run_dir, state, params, stages)}")
     return state
