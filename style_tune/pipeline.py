@@ -319,7 +319,7 @@ class ProgressWatcher:
         self._stop.set(); self._thread.join(); self.poll()
         if self.bar is not None: self.bar.close()
 
-# %% ../nbs/04_pipeline.ipynb #8639f207
+# %% ../nbs/04_pipeline.ipynb #0b07ac50
 def peak_rss_bytes(process) -> int:
     "Peak resident memory of a `psutil.Process` so far: Linux's `VmHWM`, else its current RSS; 0 once it is gone."
     try: return int(Path(f'/proc/{process.pid}/status').read_text().split('VmHWM:')[1].split()[0]) * 1024
@@ -327,7 +327,7 @@ def peak_rss_bytes(process) -> int:
     try: return process.memory_info().rss
     except Exception: return 0
 
-# %% ../nbs/04_pipeline.ipynb #6ab17982
+# %% ../nbs/04_pipeline.ipynb #4dfbd816
 class MemoryWatcher:
     "Peak resident memory of this process's children (a stage's kernel and what it starts), looked at from a thread."
     def __init__(self, every:float=0.5): # seconds between looks

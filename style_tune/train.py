@@ -49,6 +49,7 @@ class TrainConfig:
     max_steps: int = -1 # stop after this many optimizer steps; -1: use num_train_epochs
     per_device_train_batch_size: int = 4 # sequences (or packed rows) per device per step
     per_device_eval_batch_size: int|None = None # default: the train batch size
+    pad_to_multiple_of: int|None = None # pad each batch's length to a multiple of this; None: 64 on CPU (few distinct shapes), none on CUDA
     gradient_accumulation_steps: int = 1 # micro-batches per optimizer step
     max_seq_length: int = 1024 # tokens per sequence (longer samples are truncated)
     packing: bool|None = None # pack samples padding-free; None: only with flash-attention (see below)
@@ -89,6 +90,7 @@ class TrainConfig:
             if getattr(self, k) <= 0: raise ValueError(f"'{k}' must be positive, got {getattr(self, k)}")
         if self.max_steps == 0 or self.max_steps < -1: raise ValueError(f"'max_steps' must be positive, or -1 to train for num_train_epochs, got {self.max_steps}")
         if self.max_steps == -1 and self.num_train_epochs <= 0: raise ValueError(f"'num_train_epochs' must be positive, got {self.num_train_epochs}")
+        if self.pad_to_multiple_of is not None and self.pad_to_multiple_of < 1: raise ValueError(f"'pad_to_multiple_of' must be positive (1: no padding), got {self.pad_to_multiple_of}")
         if self.max_seq_length < 8: raise ValueError(f"'max_seq_length' must be at least 8, got {self.max_seq_length}")
         if not 0 <= self.lora_dropout < 1: raise ValueError(f"'lora_dropout' must be in [0, 1), got {self.lora_dropout}")
         if self.learning_rate <= 0: raise ValueError(f"'learning_rate' must be positive, got {self.learning_rate}")
@@ -247,16 +249,18 @@ def device_defaults(device:str, # 'cpu', 'cuda' or 'mps'
     if device == 'cuda':
         import torch
         bf16 = torch.cuda.is_bf16_supported()
-        return dict(bf16=bf16, fp16=not bf16, dtype=None, gradient_checkpointing=True,
+        return dict(bf16=bf16, fp16=not bf16, dtype=None, pad_to_multiple_of=None, gradient_checkpointing=True,
                     attn_implementation='flash_attention_2' if importlib.util.find_spec('flash_attn') else 'sdpa',
                     use_liger_kernel=importlib.util.find_spec('liger_kernel') is not None, chunked_loss=False)
     # CPU: no gradient checkpointing (it recomputes the forward pass), and bf16 only where AMX runs it natively. Measured
     # on a 2-core AMX Xeon with SmolLM2-135M (bench/train_throughput.py): bf16 autocast trained 1.30x faster than fp32,
     # and frozen base weights stored in bf16 (the LoRA weights stay fp32) 1.46x faster again with 0.86x the peak RSS, at
     # the same loss. Without AMX bf16 is emulated and slower, so other CPUs (and MPS) keep fp32 everywhere.
-    # The chunked loss never builds the full-vocabulary logits (memory).
+    # The chunked loss never builds the full-vocabulary logits (memory). Padding each batch to a multiple of 64 tokens
+    # keeps the CPU kernels' shape cache (oneDNN primitives, one per distinct length) small: measured over 6 steps of the
+    # demo, peak RSS grew by 0.26 GB instead of 0.71 GB, at the same speed.
     amx = device == 'cpu' and cpu_has_amx_bf16()
-    return dict(bf16=amx, fp16=False, dtype='bfloat16' if amx else None, gradient_checkpointing=False,
+    return dict(bf16=amx, fp16=False, dtype='bfloat16' if amx else None, pad_to_multiple_of=64, gradient_checkpointing=False,
                 attn_implementation='sdpa', use_liger_kernel=False, chunked_loss=True)
 
 # %% ../nbs/01_train.ipynb #a7e2ba09
@@ -483,6 +487,7 @@ def build_trainer(cfg:TrainConfig, # validated configuration
         bf16=pick('bf16'), fp16=pick('fp16'), activation_checkpointing=gc, use_liger_kernel=pick('use_liger_kernel'),
         use_cpu=device == 'cpu', dataloader_pin_memory=device == 'cuda', dataloader_num_workers=cfg.dataloader_num_workers,
         max_length=cfg.max_seq_length, packing=packing, packing_strategy='bfd', padding_free=packing,
+        pad_to_multiple_of=None if packing else pick('pad_to_multiple_of'),  # a packed row is one sequence: no padding
         train_sampling_strategy='group_by_length' if cfg.group_by_length and not packing else 'random', assistant_only_loss=fmt == 'assistant_masks',
         completion_only_loss=True if fmt == 'prompt_completion' else None,
         logging_strategy='steps', logging_steps=cfg.logging_steps, logging_first_step=True,
