@@ -104,6 +104,7 @@ def author_train_texts(data_dir, # prep output folder
         chunks.setdefault(text, r.get('chunk_index', 0))  # the same chunk may answer several tasks: keep it once
     return ['\n'.join(t for t, _ in sorted(ch.items(), key=lambda x: x[1])) for _, ch in sorted(by_article.items())]
 
+# %% ../nbs/02_eval.ipynb #3f287be8
 def impostor_texts(folder, # folder of other authors' text (.txt / .md, searched recursively)
                   ) -> list[str]:
     "Other authors' texts for the judge, one per file."
@@ -191,6 +192,7 @@ def article_nll(model, tokenizer, # model (eval mode) and its tokenizer
     with np.errstate(divide='ignore', invalid='ignore'):
         return pd.DataFrame({'nll': nll, 'tokens': ntok, 'ppl': np.exp(nll / ntok)})
 
+# %% ../nbs/02_eval.ipynb #20af8b76
 def bootstrap_ppl(nll_base, nll_adapter, tokens, # per-article summed NLL (base, adapter) and scored tokens
                   n_boot:int=2000, # resamples
                   seed:int=0, # RNG seed
@@ -308,6 +310,7 @@ def judge_generations(author_train:Sequence[str], # author's training articles
            'n_author_train_segments': len(a_segs), 'n_other_impostor_segments': len(o_segs)}
     return pd.DataFrame(rows).sort_values('pair').reset_index(drop=True), val
 
+# %% ../nbs/02_eval.ipynb #a08b5b20
 def judge_summary(pairs:pd.DataFrame) -> dict:
     "Share of pairs where the adapter is more author-like than the base: by the judge (higher P) and by Delta (lower)."
     judge_wins, judge_losses = (pairs.p_author_adapter > pairs.p_author_base).sum(), (pairs.p_author_adapter < pairs.p_author_base).sum()
@@ -602,6 +605,7 @@ def eval_data_dir(cfg:EvalConfig, # the evaluation config
         if not (data_dir/f).is_file(): raise ConfigError(f'{data_dir/f} not found: run 00_prep first (or set data_dir)')
     return data_dir
 
+# %% ../nbs/02_eval.ipynb #07c9a681
 def eval_header(cfg:EvalConfig, # the evaluation config
                 data_dir:Path, # from `eval_data_dir`
                 manifest:dict, # the adapter's run manifest
@@ -620,6 +624,7 @@ def heldout_articles(cfg:EvalConfig, # `max_articles` caps the count
     articles = read_jsonl(Path(data_dir)/'test_articles.jsonl')
     return articles if cfg.max_articles is None else articles[:cfg.max_articles]
 
+# %% ../nbs/02_eval.ipynb #704b3305
 def eval_perplexity(model, tokenizer, # base + adapter (from `load_eval_model`) and its tokenizer
                     cfg:EvalConfig, # window, batch, bootstrap and seed settings
                     articles:list[dict], # from `heldout_articles`
@@ -709,6 +714,7 @@ def _log_judge(validation:dict, verdict:dict):
     _log(f"adapter judged more author-like than base in {verdict['share']:.1%} of {verdict['n_decided']} pairs "
          f"(95% CI {verdict['ci_low']:.1%}–{verdict['ci_high']:.1%}, p={verdict['p_value']:.3g})")
 
+# %% ../nbs/02_eval.ipynb #fa5f88f9
 def eval_judge(cfg:EvalConfig, # judge settings and seed
                train_texts:Sequence[str], heldout_texts:Sequence[str], # the author's training and held-out text
                others:Sequence[str], # other authors' texts (always impostors)
@@ -764,6 +770,7 @@ def run_eval(cfg:EvalConfig, # from `load_eval_config`
     _log(f'report written to {out}')
     return metrics
 
+# %% ../nbs/02_eval.ipynb #d4971b24
 def evaluate(config:EvalConfig|dict|None=None, # an `EvalConfig`, a mapping of its fields, or None for defaults
              **overrides, # field overrides
             ) -> dict:
