@@ -16,23 +16,25 @@ from .models import (check_adapter_dir, read_manifest, load_model, model_config,
                                generate_tokens, run_environment)
 from .prep import TASKS  # the instruction tasks 00_prep builds
 from . import stylometry as sty
-_all_ = ['TASKS']
-
-def _log(msg): print(msg, flush=True)
-
-def _bars(progress:bool) -> bool:
-    "Show progress bars? Never inside a pipeline run, which draws its own progress and keeps executed notebooks free of widgets."
-    return bool(progress) and os.environ.get('STYLE_TUNE_PIPELINE') != '1'
 
 # %% auto #0
 __all__ = ['TASK_NAMES', 'EVAL_COMMAND', 'EvalConfig', 'eval_config', 'load_eval_config', 'author_train_texts', 'impostor_texts',
            'load_eval_model', 'window_spans', 'token_nll', 'article_nll', 'bootstrap_ppl', 'chat_item', 'task_losses',
            'select_prompts', 'generate_texts', 'judge_generations', 'judge_summary', 'make_ab_pairs', 'ab_page_html',
            'write_ab_test', 'read_ratings', 'score_ab', 'headless_chromium', 'save_figure', 'save_table', 'plot_ppl',
-           'plot_indicators', 'plot_judge', 'run_eval', 'evaluate', 'score_ab_files', 'EvalOptions', 'parse_eval_args',
-           'eval_cli', 'TASKS']
+           'plot_indicators', 'plot_judge', 'eval_data_dir', 'eval_header', 'heldout_articles', 'eval_perplexity',
+           'eval_task_losses', 'eval_generations', 'eval_indicators', 'eval_judge', 'eval_ab_page', 'run_eval',
+           'evaluate', 'score_ab_files', 'EvalOptions', 'parse_eval_args', 'eval_cli', 'TASKS']
+
+# %% ../nbs/02_eval.ipynb #5fe1bdbb
+def _log(msg): print(msg, flush=True)
+
+def _bars(progress:bool) -> bool:
+    "Show progress bars? Never inside a pipeline run, which draws its own progress and keeps executed notebooks free of widgets."
+    return bool(progress) and os.environ.get('STYLE_TUNE_PIPELINE') != '1'
 
 # %% ../nbs/02_eval.ipynb #1869788d
+_all_ = ['TASKS']  # the instruction tasks, importable from here too
 TASK_NAMES = {'continue': '续写', 'expand': '总结展开', 'rewrite': '改写', 'raw': 'raw text'}
 
 @dataclass
@@ -102,6 +104,7 @@ def author_train_texts(data_dir, # prep output folder
         chunks.setdefault(text, r.get('chunk_index', 0))  # the same chunk may answer several tasks: keep it once
     return ['\n'.join(t for t, _ in sorted(ch.items(), key=lambda x: x[1])) for _, ch in sorted(by_article.items())]
 
+# %% ../nbs/02_eval.ipynb #3f287be8
 def impostor_texts(folder, # folder of other authors' text (.txt / .md, searched recursively)
                   ) -> list[str]:
     "Other authors' texts for the judge, one per file."
@@ -189,22 +192,23 @@ def article_nll(model, tokenizer, # model (eval mode) and its tokenizer
     with np.errstate(divide='ignore', invalid='ignore'):
         return pd.DataFrame({'nll': nll, 'tokens': ntok, 'ppl': np.exp(nll / ntok)})
 
+# %% ../nbs/02_eval.ipynb #20af8b76
 def bootstrap_ppl(nll_base, nll_adapter, tokens, # per-article summed NLL (base, adapter) and scored tokens
                   n_boot:int=2000, # resamples
                   seed:int=0, # RNG seed
                  ) -> dict:
     "Token-weighted perplexity of base and adapter, and their ratio, each with a paired bootstrap 95% interval over articles."
-    nb, na, n = (np.asarray(x, float) for x in (nll_base, nll_adapter, tokens))
-    keep = n > 0; nb, na, n = nb[keep], na[keep], n[keep]
-    if not len(n): raise ValueError('no scored tokens: every text is empty')
-    ppl = lambda a, t: np.exp(a.sum(-1) / t.sum(-1))
-    idx = np.random.default_rng(seed).integers(0, len(n), (n_boot, len(n)))
-    bb, ba = ppl(nb[idx], n[idx]), ppl(na[idx], n[idx])
+    base_nll, adapter_nll, n_tokens = (np.asarray(x, float) for x in (nll_base, nll_adapter, tokens))
+    scored = n_tokens > 0; base_nll, adapter_nll, n_tokens = base_nll[scored], adapter_nll[scored], n_tokens[scored]
+    if not len(n_tokens): raise ValueError('no scored tokens: every text is empty')
+    ppl = lambda nll, t: np.exp(nll.sum(-1) / t.sum(-1))
+    resample = np.random.default_rng(seed).integers(0, len(n_tokens), (n_boot, len(n_tokens)))
+    boot_base, boot_adapter = ppl(base_nll[resample], n_tokens[resample]), ppl(adapter_nll[resample], n_tokens[resample])
     ci = lambda x: [float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5))]
-    pb, pa = float(ppl(nb, n)), float(ppl(na, n))
-    return {'base': {'ppl': pb, 'ci95': ci(bb)}, 'adapter': {'ppl': pa, 'ci95': ci(ba)},
-            'ratio': {'value': pa / pb, 'ci95': ci(ba / bb)}, 'n_articles': int(len(n)), 'n_tokens': int(n.sum()),
-            'n_boot': n_boot, 'seed': seed}
+    base_ppl, adapter_ppl = float(ppl(base_nll, n_tokens)), float(ppl(adapter_nll, n_tokens))
+    return {'base': {'ppl': base_ppl, 'ci95': ci(boot_base)}, 'adapter': {'ppl': adapter_ppl, 'ci95': ci(boot_adapter)},
+            'ratio': {'value': adapter_ppl / base_ppl, 'ci95': ci(boot_adapter / boot_base)}, 'n_articles': int(len(n_tokens)),
+            'n_tokens': int(n_tokens.sum()), 'n_boot': n_boot, 'seed': seed}
 
 # %% ../nbs/02_eval.ipynb #82730f10
 def chat_item(tokenizer, messages:list[dict], # system/user/assistant messages
@@ -220,6 +224,7 @@ def chat_item(tokenizer, messages:list[dict], # system/user/assistant messages
     p_keep = min(len(p), max_length - a_keep)
     return p[len(p)-p_keep:] + a[:a_keep], p_keep
 
+# %% ../nbs/02_eval.ipynb #a9602f74
 def task_losses(model, tokenizer, records:Sequence[dict], # sft records (chat `messages` or raw `text`)
                 max_length:int=1024, batch_size:int=4, progress:bool=True, desc:str='val loss',
                ) -> dict:
@@ -290,11 +295,12 @@ def judge_generations(author_train:Sequence[str], # author's training articles
         delta = sty.CosineDelta(n_mfw).fit(a_segs, train_imp)
         idx = np.flatnonzero(fold_of == k)
         b, a = [base_texts[i] for i in idx], [adapter_texts[i] for i in idx]
-        pb, pa, db, da = sty.p_author(judge, b), sty.p_author(judge, a), delta.distance(b), delta.distance(a)
-        rows += [{'pair': int(i), 'fold': k, 'p_author_base': pb[j], 'p_author_adapter': pa[j],
-                  'delta_base': db[j], 'delta_adapter': da[j]} for j, i in enumerate(idx)]
+        p_base, p_adapter = sty.p_author(judge, b), sty.p_author(judge, a)
+        delta_base, delta_adapter = delta.distance(b), delta.distance(a)
+        rows += [{'pair': int(i), 'fold': k, 'p_author_base': p_base[j], 'p_author_adapter': p_adapter[j],
+                  'delta_base': delta_base[j], 'delta_adapter': delta_adapter[j]} for j, i in enumerate(idx)]
         val_author = [h_segs[i] for i in np.flatnonzero(h_fold == k)]
-        y_true += [1]*len(val_author) + [0]*len(b); y_prob += list(sty.p_author(judge, val_author)) + list(pb)
+        y_true += [1]*len(val_author) + [0]*len(b); y_prob += list(sty.p_author(judge, val_author)) + list(p_base)
     y_true, y_prob = np.array(y_true), np.array(y_prob)
     both = len(set(y_true)) == 2
     val = {'n_author': int(y_true.sum()), 'n_impostor': int((1 - y_true).sum()), 'folds': folds,
@@ -304,11 +310,13 @@ def judge_generations(author_train:Sequence[str], # author's training articles
            'n_author_train_segments': len(a_segs), 'n_other_impostor_segments': len(o_segs)}
     return pd.DataFrame(rows).sort_values('pair').reset_index(drop=True), val
 
+# %% ../nbs/02_eval.ipynb #a08b5b20
 def judge_summary(pairs:pd.DataFrame) -> dict:
     "Share of pairs where the adapter is more author-like than the base: by the judge (higher P) and by Delta (lower)."
-    pw = (pairs.p_author_adapter > pairs.p_author_base).sum(); pl = (pairs.p_author_adapter < pairs.p_author_base).sum()
-    dw = (pairs.delta_adapter < pairs.delta_base).sum(); dl = (pairs.delta_adapter > pairs.delta_base).sum()
-    return {'judge': sty.paired_share(pw, pl, len(pairs) - pw - pl), 'delta': sty.paired_share(dw, dl, len(pairs) - dw - dl),
+    judge_wins, judge_losses = (pairs.p_author_adapter > pairs.p_author_base).sum(), (pairs.p_author_adapter < pairs.p_author_base).sum()
+    delta_wins, delta_losses = (pairs.delta_adapter < pairs.delta_base).sum(), (pairs.delta_adapter > pairs.delta_base).sum()
+    return {'judge': sty.paired_share(judge_wins, judge_losses, len(pairs) - judge_wins - judge_losses),
+            'delta': sty.paired_share(delta_wins, delta_losses, len(pairs) - delta_wins - delta_losses),
             'mean_p_author': {'base': float(pairs.p_author_base.mean()), 'adapter': float(pairs.p_author_adapter.mean())},
             'mean_delta': {'base': float(pairs.delta_base.mean()), 'adapter': float(pairs.delta_adapter.mean())}}
 
@@ -546,6 +554,7 @@ def _figure(w=6, h=4):
     from matplotlib.figure import Figure  # no pyplot: works headless (Agg canvas) and leaves the notebook backend alone
     return Figure(figsize=(w, h), layout='constrained')
 
+# %% ../nbs/02_eval.ipynb #d8aefb8e
 def plot_ppl(per_article:pd.DataFrame) -> 'Figure':
     "Per-article perplexity, base (x) vs adapter (y), log axes, with the diagonal."
     import seaborn as sns
@@ -586,97 +595,182 @@ def _finite(obj):
     if isinstance(obj, float) and not math.isfinite(obj): return None
     return obj
 
-def run_eval(cfg:EvalConfig, # from `load_eval_config`
-            ) -> dict:
-    "Run the whole evaluation and write metrics.json, generations.jsonl, figures, tables and the A/B page; returns the metrics."
-    t0 = time.time()
-    cfg = eval_config(cfg)  # a mapping is validated too
-    seed_everything(cfg.seed)
-    model, tok, manifest = load_eval_model(cfg.adapter_dir, cfg.base_model, cfg.quantization, cfg.device, cfg.dtype)
+# %% ../nbs/02_eval.ipynb #eabb8b3a
+def eval_data_dir(cfg:EvalConfig, # the evaluation config
+                  manifest:dict, # the adapter's run manifest
+                 ) -> Path:
+    "The prep folder to evaluate on (the config's, else the run manifest's, else `data/prepared`), checked for the held-out files."
     data_dir = Path(cfg.data_dir or manifest.get('data_dir') or 'data/prepared')
     for f in ('test_articles.jsonl', 'sft_test.jsonl'):
         if not (data_dir/f).is_file(): raise ConfigError(f'{data_dir/f} not found: run 00_prep first (or set data_dir)')
-    out = private_dir(cfg.output_dir); figs, tabs = out/'figures', out/'tables'
-    metrics = {'config': dataclasses.asdict(cfg), 'data_dir': str(data_dir), 'seed': cfg.seed,
-               'base_model': cfg.base_model or manifest.get('base_model'), 'adapter_dir': str(cfg.adapter_dir),
-               'train_manifest': {k: manifest.get(k) for k in ('base_model', 'seed', 'git_rev', 'final_train_loss', 'final_val_loss', 'dataset_hashes')},
-               **run_environment()}
-    # 1. perplexity on held-out articles
-    arts = read_jsonl(data_dir/'test_articles.jsonl')
-    if cfg.max_articles is not None: arts = arts[:cfg.max_articles]
-    texts = [a['text'] for a in arts]
-    kw = dict(max_length=cfg.max_length, stride=cfg.stride, batch_size=cfg.ppl_batch_size, progress=cfg.progress)
-    with model.disable_adapter(): pb = article_nll(model, tok, texts, desc='perplexity (base)', **kw)
-    pa = article_nll(model, tok, texts, desc='perplexity (LoRA)', **kw)
-    per_article = pd.DataFrame({'article_id': [a.get('article_id') for a in arts], 'title': [a.get('title') for a in arts],
-                                'tokens': pb.tokens, 'ppl_base': pb.ppl, 'ppl_adapter': pa.ppl, 'ratio': pa.ppl / pb.ppl})
-    metrics['perplexity'] = {**bootstrap_ppl(pb.nll, pa.nll, pb.tokens, cfg.n_boot, cfg.seed), 'max_length': cfg.max_length, 'stride': cfg.stride}
-    p = metrics['perplexity']
-    _log(f"held-out perplexity: base {p['base']['ppl']:.3f} {p['base']['ci95']}, LoRA {p['adapter']['ppl']:.3f} {p['adapter']['ci95']}, "
-         f"ratio {p['ratio']['value']:.3f} (95% CI {p['ratio']['ci95'][0]:.3f}–{p['ratio']['ci95'][1]:.3f}) on {p['n_articles']} articles")
+    return data_dir
+
+# %% ../nbs/02_eval.ipynb #07c9a681
+def eval_header(cfg:EvalConfig, # the evaluation config
+                data_dir:Path, # from `eval_data_dir`
+                manifest:dict, # the adapter's run manifest
+               ) -> dict:
+    "The metrics' opening entries: the config, the data, the models, the training run and the environment."
+    return {'config': dataclasses.asdict(cfg), 'data_dir': str(data_dir), 'seed': cfg.seed,
+            'base_model': cfg.base_model or manifest.get('base_model'), 'adapter_dir': str(cfg.adapter_dir),
+            'train_manifest': {k: manifest.get(k) for k in ('base_model', 'seed', 'git_rev', 'final_train_loss', 'final_val_loss', 'dataset_hashes')},
+            **run_environment()}
+
+# %% ../nbs/02_eval.ipynb #870500ca
+def heldout_articles(cfg:EvalConfig, # `max_articles` caps the count
+                     data_dir:Path, # prep folder
+                    ) -> list[dict]:
+    "The held-out test articles, at most `cfg.max_articles` of them."
+    articles = read_jsonl(Path(data_dir)/'test_articles.jsonl')
+    return articles if cfg.max_articles is None else articles[:cfg.max_articles]
+
+# %% ../nbs/02_eval.ipynb #704b3305
+def eval_perplexity(model, tokenizer, # base + adapter (from `load_eval_model`) and its tokenizer
+                    cfg:EvalConfig, # window, batch, bootstrap and seed settings
+                    articles:list[dict], # from `heldout_articles`
+                    figs:Path, tabs:Path, # folders for the figure and the tables
+                   ) -> dict:
+    "Held-out perplexity of base and base + LoRA with bootstrap intervals (the metrics' `perplexity`); writes its tables and figure."
+    texts = [a['text'] for a in articles]
+    windows = dict(max_length=cfg.max_length, stride=cfg.stride, batch_size=cfg.ppl_batch_size, progress=cfg.progress)
+    with model.disable_adapter(): base_nll = article_nll(model, tokenizer, texts, desc='perplexity (base)', **windows)
+    adapter_nll = article_nll(model, tokenizer, texts, desc='perplexity (LoRA)', **windows)
+    per_article = pd.DataFrame({'article_id': [a.get('article_id') for a in articles], 'title': [a.get('title') for a in articles],
+                                'tokens': base_nll.tokens, 'ppl_base': base_nll.ppl, 'ppl_adapter': adapter_nll.ppl,
+                                'ratio': adapter_nll.ppl / base_nll.ppl})
+    ppl = {**bootstrap_ppl(base_nll.nll, adapter_nll.nll, base_nll.tokens, cfg.n_boot, cfg.seed), 'max_length': cfg.max_length, 'stride': cfg.stride}
+    _log(f"held-out perplexity: base {ppl['base']['ppl']:.3f} {ppl['base']['ci95']}, LoRA {ppl['adapter']['ppl']:.3f} {ppl['adapter']['ci95']}, "
+         f"ratio {ppl['ratio']['value']:.3f} (95% CI {ppl['ratio']['ci95'][0]:.3f}–{ppl['ratio']['ci95'][1]:.3f}) on {ppl['n_articles']} articles")
     save_table(per_article, tabs, 'ppl_per_article', 'Held-out perplexity per article')
-    save_table(pd.DataFrame([{'model': m, 'ppl': p[m]['ppl'], 'ci_low': p[m]['ci95'][0], 'ci_high': p[m]['ci95'][1]} for m in ('base', 'adapter')]
-                            + [{'model': 'ratio LoRA/base', 'ppl': p['ratio']['value'], 'ci_low': p['ratio']['ci95'][0], 'ci_high': p['ratio']['ci95'][1]}]),
-               tabs, 'ppl_summary', 'Token-weighted held-out perplexity with bootstrap 95% intervals')
+    summary = [{'model': m, 'ppl': ppl[m]['ppl'], 'ci_low': ppl[m]['ci95'][0], 'ci_high': ppl[m]['ci95'][1]} for m in ('base', 'adapter')]
+    summary.append({'model': 'ratio LoRA/base', 'ppl': ppl['ratio']['value'], 'ci_low': ppl['ratio']['ci95'][0], 'ci_high': ppl['ratio']['ci95'][1]})
+    save_table(pd.DataFrame(summary), tabs, 'ppl_summary', 'Token-weighted held-out perplexity with bootstrap 95% intervals')
     save_figure(plot_ppl(per_article), figs, 'ppl_per_article')
-    # 2. per-task loss on val samples
-    if (data_dir/'sft_val.jsonl').is_file():
-        val = read_jsonl(data_dir/'sft_val.jsonl')
-        if cfg.max_val_samples is not None: val = random.Random(cfg.seed).sample(val, min(len(val), cfg.max_val_samples))
-        vkw = dict(max_length=cfg.max_length, batch_size=cfg.ppl_batch_size, progress=cfg.progress)
-        with model.disable_adapter(): vb = task_losses(model, tok, val, desc='val loss (base)', **vkw)
-        va = task_losses(model, tok, val, desc='val loss (LoRA)', **vkw)
-        metrics['val_loss_per_task'] = {t: {'base': vb[t]['loss'], 'adapter': va[t]['loss'], 'tokens': vb[t]['tokens'], 'samples': vb[t]['samples']} for t in vb}
-        save_table(pd.DataFrame([{'task': t, **v} for t, v in metrics['val_loss_per_task'].items()]), tabs, 'val_loss_per_task', 'Validation loss per task')
-    # 3. generations on held-out prompts
-    prompts = select_prompts(read_jsonl(data_dir/'sft_test.jsonl'), cfg.n_prompts, cfg.tasks, cfg.seed)
+    return ppl
+
+# %% ../nbs/02_eval.ipynb #aea552f7
+def eval_task_losses(model, tokenizer, # base + adapter and its tokenizer
+                     cfg:EvalConfig, # window, batch, sample-cap and seed settings
+                     data_dir:Path, # prep folder
+                     tabs:Path, # folder for the table
+                    ) -> dict|None:
+    "Validation loss per task of base and base + LoRA (the metrics' `val_loss_per_task`), None without `sft_val.jsonl`; writes its table."
+    if not (Path(data_dir)/'sft_val.jsonl').is_file(): return None
+    val = read_jsonl(Path(data_dir)/'sft_val.jsonl')
+    if cfg.max_val_samples is not None: val = random.Random(cfg.seed).sample(val, min(len(val), cfg.max_val_samples))
+    settings = dict(max_length=cfg.max_length, batch_size=cfg.ppl_batch_size, progress=cfg.progress)
+    with model.disable_adapter(): base_val = task_losses(model, tokenizer, val, desc='val loss (base)', **settings)
+    adapter_val = task_losses(model, tokenizer, val, desc='val loss (LoRA)', **settings)
+    per_task = {t: {'base': base_val[t]['loss'], 'adapter': adapter_val[t]['loss'], 'tokens': base_val[t]['tokens'],
+                    'samples': base_val[t]['samples']} for t in base_val}
+    save_table(pd.DataFrame([{'task': t, **v} for t, v in per_task.items()]), tabs, 'val_loss_per_task', 'Validation loss per task')
+    return per_task
+
+# %% ../nbs/02_eval.ipynb #01c58bdb
+def eval_generations(model, tokenizer, # base + adapter and its tokenizer
+                     cfg:EvalConfig, # prompt and sampling settings
+                     data_dir:Path, # prep folder (`sft_test.jsonl`)
+                     out:Path, # report folder for `generations.jsonl`
+                    ) -> tuple[list[dict], list[str], list[str]]:
+    "Held-out prompts and the base's and the adapter's answers (same seeds), also written to `generations.jsonl`."
+    prompts = select_prompts(read_jsonl(Path(data_dir)/'sft_test.jsonl'), cfg.n_prompts, cfg.tasks, cfg.seed)
     if not prompts: raise ConfigError(f'{data_dir}/sft_test.jsonl has no chat samples for tasks {cfg.tasks}')
-    gkw = dict(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, temperature=cfg.temperature, top_p=cfg.top_p,
-               repetition_penalty=cfg.repetition_penalty, seed=cfg.seed, max_prompt_tokens=cfg.max_prompt_tokens, progress=cfg.progress)
-    msgs = [p['messages'] for p in prompts]
-    with model.disable_adapter(): base_gen = generate_texts(model, tok, msgs, desc='generate (base)', **gkw)
-    ada_gen = generate_texts(model, tok, msgs, desc='generate (LoRA)', **gkw)
+    sampling = dict(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, temperature=cfg.temperature, top_p=cfg.top_p,
+                    repetition_penalty=cfg.repetition_penalty, seed=cfg.seed, max_prompt_tokens=cfg.max_prompt_tokens, progress=cfg.progress)
+    messages = [p['messages'] for p in prompts]
+    with model.disable_adapter(): base_gen = generate_texts(model, tokenizer, messages, desc='generate (base)', **sampling)
+    adapter_gen = generate_texts(model, tokenizer, messages, desc='generate (LoRA)', **sampling)
     write_jsonl(out/'generations.jsonl', [{**{k: p[k] for k in ('id', 'task', 'article_id', 'reference')}, 'prompt': p['messages'],
-                                           'base': b, 'adapter': a} for p, b, a in zip(prompts, base_gen, ada_gen)])
-    # 4. stylometric indicators: the author's own answers vs both models, same prompts
-    train_texts = author_train_texts(data_dir)
-    others = impostor_texts(cfg.impostor_dir)
+                                           'base': b, 'adapter': a} for p, b, a in zip(prompts, base_gen, adapter_gen)])
+    return prompts, base_gen, adapter_gen
+
+# %% ../nbs/02_eval.ipynb #1ce563b9
+def eval_indicators(cfg:EvalConfig, # `mattr_window`
+                    train_texts:Sequence[str], # the author's training text (for the habits)
+                    others:Sequence[str], # other authors' texts; empty: the base generations are the reference
+                    prompts:list[dict], base_gen:Sequence[str], adapter_gen:Sequence[str], # from `eval_generations`
+                    figs:Path, tabs:Path, # folders for the figure and the table
+                   ) -> tuple[dict, dict]:
+    "The metrics' `indicators` (each set's mean and distance to the author) and `author_habits`; writes the table and the figure."
     habits = sty.author_habits(train_texts, others or base_gen)
-    sets = {'author': [p['reference'] for p in prompts], 'base': base_gen, 'adapter': ada_gen}
-    frame = sty.indicator_frame(sets, [h for h, _ in habits], cfg.mattr_window)
-    dist = sty.indicator_distances(sets, habits=[h for h, _ in habits], mattr_window=cfg.mattr_window, frame=frame)
-    metrics['indicators'] = {r['indicator']: {k: r[k] for k in ('kind', 'author_mean', 'base_mean', 'adapter_mean', 'base_to_author', 'adapter_to_author')}
-                             for r in dist.to_dict('records')}
-    metrics['author_habits'] = {'tokens': habits, 'reference': 'impostor_dir' if others else 'base generations'}
+    habit_tokens = [h for h, _ in habits]
+    sets = {'author': [p['reference'] for p in prompts], 'base': base_gen, 'adapter': adapter_gen}
+    frame = sty.indicator_frame(sets, habit_tokens, cfg.mattr_window)
+    dist = sty.indicator_distances(sets, habits=habit_tokens, mattr_window=cfg.mattr_window, frame=frame)
+    indicators = {r['indicator']: {k: r[k] for k in ('kind', 'author_mean', 'base_mean', 'adapter_mean', 'base_to_author', 'adapter_to_author')}
+                  for r in dist.to_dict('records')}
+    author_habits = {'tokens': habits, 'reference': 'impostor_dir' if others else 'base generations'}
     save_table(dist, tabs, 'indicators', 'Stylometric indicators: distance to the author (lower is closer)')
     save_figure(plot_indicators(frame), figs, 'indicators')
-    # 5. judge + Delta, cross-fitted
+    return indicators, author_habits
+
+# %% ../nbs/02_eval.ipynb #214a8dd3
+def _log_judge(validation:dict, verdict:dict):
+    "Say how well the judge tells the author from the base model, and its verdict on the adapter."
+    _log(f"judge validation on held-out text: accuracy {validation['accuracy']:.3f}, balanced {validation['balanced_accuracy']:.3f}, "
+         f"AUC {validation['auc']:.3f} ({validation['n_author']} author / {validation['n_impostor']} impostor texts)"
+         + ('  — WARNING: the judge can barely tell the author from the base model; do not trust its verdicts'
+            if not validation['balanced_accuracy'] >= 0.7 else ''))
+    _log(f"adapter judged more author-like than base in {verdict['share']:.1%} of {verdict['n_decided']} pairs "
+         f"(95% CI {verdict['ci_low']:.1%}–{verdict['ci_high']:.1%}, p={verdict['p_value']:.3g})")
+
+# %% ../nbs/02_eval.ipynb #fa5f88f9
+def eval_judge(cfg:EvalConfig, # judge settings and seed
+               train_texts:Sequence[str], heldout_texts:Sequence[str], # the author's training and held-out text
+               others:Sequence[str], # other authors' texts (always impostors)
+               prompts:list[dict], base_gen:Sequence[str], adapter_gen:Sequence[str], # from `eval_generations`
+               figs:Path, tabs:Path, # folders for the figure and the table
+              ) -> dict:
+    "The metrics' `judge`: validation, verdicts overall and per task (or `skipped` with the reason); writes the pairs' table and figure."
     folds = min(cfg.judge_folds, len(prompts))
-    try: pairs, val = judge_generations(train_texts, texts, base_gen, ada_gen, others, folds, cfg.segment_chars, cfg.n_mfw, cfg.max_judge_segments, cfg.seed)
+    try: pairs, validation = judge_generations(train_texts, heldout_texts, base_gen, adapter_gen, others, folds, cfg.segment_chars,
+                                               cfg.n_mfw, cfg.max_judge_segments, cfg.seed)
     except ValueError as e:  # e.g. a single prompt, or a base model that generated nothing to learn impostors from
-        metrics['judge'] = {'skipped': str(e)}; _log(f'judge skipped: {e}')
-    else:
-        pairs.insert(1, 'task', [prompts[i]['task'] for i in pairs.pair]); pairs.insert(1, 'prompt_id', [prompts[i]['id'] for i in pairs.pair])
-        metrics['judge'] = {'validation': val, **judge_summary(pairs),
-                            'per_task': {t: judge_summary(d)['judge'] for t, d in pairs.groupby('task')}}
-        _log(f"judge validation on held-out text: accuracy {val['accuracy']:.3f}, balanced {val['balanced_accuracy']:.3f}, AUC {val['auc']:.3f} "
-             f"({val['n_author']} author / {val['n_impostor']} impostor texts)"
-             + ('  — WARNING: the judge can barely tell the author from the base model; do not trust its verdicts' if not val['balanced_accuracy'] >= 0.7 else ''))
-        j = metrics['judge']['judge']
-        _log(f"adapter judged more author-like than base in {j['share']:.1%} of {j['n_decided']} pairs (95% CI {j['ci_low']:.1%}–{j['ci_high']:.1%}, p={j['p_value']:.3g})")
-        save_table(pairs, tabs, 'judge_pairs', 'Author-likeness judge and cosine Delta per prompt')
-        save_figure(plot_judge(pairs), figs, 'judge')
-    # 6. blind A/B page
-    ab_pairs, key = make_ab_pairs(prompts, base_gen, ada_gen, cfg.seed)
-    html_path, key_path = write_ab_test(ab_pairs, key, out/'ab', cfg.seed)
-    metrics['ab'] = {'page': str(html_path), 'key': str(key_path), 'n_pairs': len(ab_pairs),
-                     'page_id': json.loads(key_path.read_text())['page_id']}
-    metrics['wall_time_s'] = round(time.time() - t0, 2)
+        _log(f'judge skipped: {e}'); return {'skipped': str(e)}
+    pairs.insert(1, 'task', [prompts[i]['task'] for i in pairs.pair]); pairs.insert(1, 'prompt_id', [prompts[i]['id'] for i in pairs.pair])
+    judge = {'validation': validation, **judge_summary(pairs), 'per_task': {t: judge_summary(d)['judge'] for t, d in pairs.groupby('task')}}
+    _log_judge(validation, judge['judge'])
+    save_table(pairs, tabs, 'judge_pairs', 'Author-likeness judge and cosine Delta per prompt')
+    save_figure(plot_judge(pairs), figs, 'judge')
+    return judge
+
+# %% ../nbs/02_eval.ipynb #df5d0b64
+def eval_ab_page(prompts:list[dict], base_gen:Sequence[str], adapter_gen:Sequence[str], # from `eval_generations`
+                 out:Path, # report folder (the page goes to `out/ab`)
+                 seed:int=0, # order seed
+                ) -> dict:
+    "Write the blind A/B page and its key; returns the metrics' `ab` entry."
+    ab_pairs, key = make_ab_pairs(prompts, base_gen, adapter_gen, seed)
+    html_path, key_path = write_ab_test(ab_pairs, key, Path(out)/'ab', seed)
+    return {'page': str(html_path), 'key': str(key_path), 'n_pairs': len(ab_pairs),
+            'page_id': json.loads(key_path.read_text())['page_id']}
+
+# %% ../nbs/02_eval.ipynb #71ae41b4
+def run_eval(cfg:EvalConfig, # from `load_eval_config`
+            ) -> dict:
+    "Run the whole evaluation and write metrics.json, generations.jsonl, figures, tables and the A/B page; returns the metrics."
+    started = time.time()
+    cfg = eval_config(cfg)  # a mapping is validated too
+    seed_everything(cfg.seed)
+    model, tokenizer, manifest = load_eval_model(cfg.adapter_dir, cfg.base_model, cfg.quantization, cfg.device, cfg.dtype)
+    data_dir = eval_data_dir(cfg, manifest)
+    out = private_dir(cfg.output_dir); figs, tabs = out/'figures', out/'tables'
+    metrics = eval_header(cfg, data_dir, manifest)
+    articles = heldout_articles(cfg, data_dir)
+    metrics['perplexity'] = eval_perplexity(model, tokenizer, cfg, articles, figs, tabs)
+    if (per_task := eval_task_losses(model, tokenizer, cfg, data_dir, tabs)) is not None: metrics['val_loss_per_task'] = per_task
+    prompts, base_gen, adapter_gen = eval_generations(model, tokenizer, cfg, data_dir, out)
+    train_texts, others = author_train_texts(data_dir), impostor_texts(cfg.impostor_dir)
+    metrics['indicators'], metrics['author_habits'] = eval_indicators(cfg, train_texts, others, prompts, base_gen, adapter_gen, figs, tabs)
+    metrics['judge'] = eval_judge(cfg, train_texts, [a['text'] for a in articles], others, prompts, base_gen, adapter_gen, figs, tabs)
+    metrics['ab'] = eval_ab_page(prompts, base_gen, adapter_gen, out, cfg.seed)
+    metrics['wall_time_s'] = round(time.time() - started, 2)
     metrics = _finite(metrics)
     write_json(out/'metrics.json', metrics)
     _log(f'report written to {out}')
     return metrics
 
+# %% ../nbs/02_eval.ipynb #d4971b24
 def evaluate(config:EvalConfig|dict|None=None, # an `EvalConfig`, a mapping of its fields, or None for defaults
              **overrides, # field overrides
             ) -> dict:

@@ -158,13 +158,13 @@ def is_chat_adapter(manifest:dict) -> bool:
 
 def system_prompt_for(inf:InferenceModel, cfg:InferConfig) -> tuple[str|None, str]:
     "The system prompt to use and where it came from: 'override', 'manifest' or 'none'."
-    man = inf.manifest
+    manifest = inf.manifest
     if cfg.system_prompt is not None:
-        if 'system_prompt' in man and man['system_prompt'] != cfg.system_prompt:
+        if 'system_prompt' in manifest and manifest['system_prompt'] != cfg.system_prompt:
             warnings.warn('system_prompt differs from the one training used (run manifest); outputs may drift from the trained style')
         return cfg.system_prompt, 'override'
-    if not (cfg.chat if cfg.chat is not None else is_chat_adapter(man)): return None, 'none'
-    if 'system_prompt' in man: return man['system_prompt'], 'manifest'
+    if not (cfg.chat if cfg.chat is not None else is_chat_adapter(manifest)): return None, 'none'
+    if 'system_prompt' in manifest: return manifest['system_prompt'], 'manifest'
     if inf.active is not None:
         raise ConfigError(f'adapter {inf.active!r} has no run manifest with a system_prompt, so the prompt training used is '
                           f'unknown; pass system_prompt=... ("" for none) to generate anyway')
@@ -316,11 +316,11 @@ def merge_adapter(base:str|None, # base model name/folder; None: the adapter's m
     private_dir(tmp)
     merged.save_pretrained(tmp)
     inf.tokenizers['merged'].save_pretrained(tmp)
-    man = dict(inf.manifests['merged'])
-    man.pop('weights_sha256', None)  # those were the adapter's files, not the merged model's
-    man['merged_from'] = {'base_model': inf.base, 'adapter_dir': str(adapter_dir),
+    manifest = dict(inf.manifests['merged'])
+    manifest.pop('weights_sha256', None)  # those were the adapter's files, not the merged model's
+    manifest['merged_from'] = {'base_model': inf.base, 'adapter_dir': str(adapter_dir),
                           'adapter_sha256': sha256_file(adapter_dir/'adapter_model.safetensors'), 'dtype': str(target).replace('torch.', '')}
-    write_json(tmp/'run_manifest.json', man)
+    write_json(tmp/'run_manifest.json', manifest)
     if out_dir.exists(): shutil.rmtree(check_merge_target(out_dir, overwrite))  # checked again: it may have changed meanwhile
     os.replace(tmp, out_dir)
     return out_dir
@@ -364,9 +364,9 @@ def check_generations(path, # the JSONL file `run_infer` wrote
     recs, cfg = read_jsonl(path), infer_config(cfg)
     n = len(read_prompts(cfg.prompts_file) if cfg.prompts_file else cfg.prompts or [])
     if len(recs) != n: raise RuntimeError(f'{path} holds {len(recs)} generations for {n} prompts')
-    man = read_manifest(_fetch_adapter(str(cfg.adapter_dir)))
-    chat = cfg.chat if cfg.chat is not None else is_chat_adapter(man)
-    want = cfg.system_prompt if cfg.system_prompt is not None else man.get('system_prompt') if chat else None
+    manifest = read_manifest(_fetch_adapter(str(cfg.adapter_dir)))
+    chat = cfg.chat if cfg.chat is not None else is_chat_adapter(manifest)
+    want = cfg.system_prompt if cfg.system_prompt is not None else manifest.get('system_prompt') if chat else None
     if bad := [r['index'] for r in recs if r.get('system_prompt') != want]:
         raise RuntimeError(f'{path}: generation {bad[0]} did not use the system prompt training used ({want!r}, from the run manifest)')
     return recs
