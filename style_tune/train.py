@@ -321,6 +321,7 @@ def _sft_trainer_cls():
             return int(self.accelerator.reduce(n, reduction='sum')) if self.accelerator.num_processes > 1 else int(n)
     return StyleTuneTrainer
 
+# %% ../nbs/01_train.ipynb #7c2e0022
 def _checkpoint_record(ckpt) -> tuple[dict, dict]:
     "A checkpoint's trainer state and what style_tune recorded in it ({} when unreadable)."
     try: st = json.loads((Path(ckpt)/'trainer_state.json').read_text())
@@ -339,6 +340,7 @@ def checkpoint_finished(ckpt, # a checkpoint folder
     st, rec = _checkpoint_record(ckpt)
     return bool(rec.get('stopped')) or (st.get('max_steps', 0) > 0 and st.get('global_step', 0) >= st['max_steps'])
 
+# %% ../nbs/01_train.ipynb #7c2e0024
 def write_progress(path, # `<output_dir>/progress.json`
                    step:int, max_steps:int, # optimizer steps done and planned
                    loss:float|None, # the last logged train loss
@@ -373,6 +375,7 @@ def progress_callback(path, # the JSON file to write, `<output_dir>/progress.jso
         def on_train_end(self, args, state, control, **kw): self.write(state, done=True)
     return ProgressFile()
 
+# %% ../nbs/01_train.ipynb #7c2e0027
 def _tokens_callback(trainer):
     "A `TrainerCallback` recording in the state each checkpoint saves: the tokens trained so far and whether training stopped."
     from transformers import TrainerCallback
