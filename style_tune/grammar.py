@@ -182,6 +182,20 @@ class ParsedCommand:
         "The config file's mapping with the line's keys on top: what a stage's validator reads."
         return {**(load_yaml(self.config_file) if self.config_file else {}), **self.config}
 
+# %% ../nbs/94_cli_grammar.ipynb #020c3fa0
+@patch
+def collect(self:CommandLine, files:list[str], # the config files named (positional or by flag)
+            texts_of:dict, # key -> the texts given for it
+            negated_of:dict, # key -> given as `--no-key`
+           ) -> ParsedCommand:
+    "Type the values given, split config keys from options, and check that at most one config file was named."
+    if files and not self.file_flag: raise ConfigError(f'unexpected argument {files[0]!r}: this command takes only --key value options')
+    if len(set(files)) > 1: raise ConfigError(f"two {self.file_flag} files given ({' and '.join(dict.fromkeys(files))}): give one")
+    values = {k: self.typed(k, texts, negated_of[k]) for k, texts in texts_of.items()}
+    config = {k: v for k, v in values.items() if not self.keys[k].option}
+    options = {k: v for k, v in values.items() if self.keys[k].option}
+    return ParsedCommand(files[0] if files else None, config, validate_config(options, self.options, 'options') if self.options else None)
+
 # %% ../nbs/94_cli_grammar.ipynb #2b75bbb9
 @patch
 def parse(self:CommandLine, argv:list[str]|None=None, # the arguments after the command (default: sys.argv[1:])
@@ -202,20 +216,6 @@ def parse(self:CommandLine, argv:list[str]|None=None, # the arguments after the 
         texts_of[key] = texts_of.get(key, []) + texts if is_list else texts
         negated_of[key] = negated
     return self.collect(files, texts_of, negated_of)
-
-# %% ../nbs/94_cli_grammar.ipynb #020c3fa0
-@patch
-def collect(self:CommandLine, files:list[str], # the config files named (positional or by flag)
-            texts_of:dict, # key -> the texts given for it
-            negated_of:dict, # key -> given as `--no-key`
-           ) -> ParsedCommand:
-    "Type the values given, split config keys from options, and check that at most one config file was named."
-    if files and not self.file_flag: raise ConfigError(f'unexpected argument {files[0]!r}: this command takes only --key value options')
-    if len(set(files)) > 1: raise ConfigError(f"two {self.file_flag} files given ({' and '.join(dict.fromkeys(files))}): give one")
-    values = {k: self.typed(k, texts, negated_of[k]) for k, texts in texts_of.items()}
-    config = {k: v for k, v in values.items() if not self.keys[k].option}
-    options = {k: v for k, v in values.items() if self.keys[k].option}
-    return ParsedCommand(files[0] if files else None, config, validate_config(options, self.options, 'options') if self.options else None)
 
 # %% ../nbs/94_cli_grammar.ipynb #35306f42
 def describe_default(value) -> str:

@@ -369,9 +369,9 @@ class InferenceModel:
 def base_of_adapter(adapter) -> str:
     "The base model an adapter was trained on: its manifest's local `base_model_path` if present, else `base_model`, else PEFT's record."
     path = _fetch_adapter(str(adapter))
-    man = read_manifest(path)
-    if man.get('base_model_path') and Path(man['base_model_path']).is_dir(): return str(man['base_model_path'])
-    if man.get('base_model'): return str(man['base_model'])
+    manifest = read_manifest(path)
+    if manifest.get('base_model_path') and Path(manifest['base_model_path']).is_dir(): return str(manifest['base_model_path'])
+    if manifest.get('base_model'): return str(manifest['base_model'])
     import peft
     base = peft.PeftConfig.from_pretrained(str(path)).base_model_name_or_path
     if not base: raise ConfigError(f'{path}: neither a run manifest nor adapter_config.json names the base model; pass the base model')

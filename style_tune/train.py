@@ -21,9 +21,11 @@ __all__ = ['Method', 'TRAIN_ALIASES', 'IGNORED_KEYS', 'TOKENS_STATE_KEY', 'CONFI
            'load_train_config', 'data_files', 'read_records', 'loss_format', 'to_prompt_completion', 'make_dataset',
            'cpu_has_amx_bf16', 'device_defaults', 'choose_packing', 'peft_config', 'tokens_in_checkpoint',
            'checkpoint_finished', 'write_progress', 'progress_callback', 'eval_max_samples_for', 'eval_subset',
-           'pipeline_quiet', 'prepare_quantized', 'build_trainer', 'last_complete_checkpoint', 'config_hash',
+           'pipeline_quiet', 'device_settings', 'weights_dtype', 'load_datasets', 'estimated_total_steps',
+           'prepare_quantized', 'sft_args', 'build_trainer', 'last_complete_checkpoint', 'config_hash',
            'checkpoints_config_hash', 'set_aside_stale_checkpoints', 'write_config_hash', 'plot_loss_curve',
-           'git_revision', 'system_prompt_of', 'weights_sha256', 'final_val_loss', 'run_train', 'check_train_outputs',
+           'git_revision', 'system_prompt_of', 'weights_sha256', 'final_val_loss', 'prepare_checkpoints',
+           'train_or_restore', 'train_manifest', 'save_train_outputs', 'run_train', 'check_train_outputs',
            'parse_train_args', 'train_cli', 'package_versions']
 
 # %% ../nbs/01_train.ipynb #8c680882
@@ -319,6 +321,7 @@ def _sft_trainer_cls():
             return int(self.accelerator.reduce(n, reduction='sum')) if self.accelerator.num_processes > 1 else int(n)
     return StyleTuneTrainer
 
+# %% ../nbs/01_train.ipynb #7c2e0022
 def _checkpoint_record(ckpt) -> tuple[dict, dict]:
     "A checkpoint's trainer state and what style_tune recorded in it ({} when unreadable)."
     try: st = json.loads((Path(ckpt)/'trainer_state.json').read_text())
@@ -337,6 +340,7 @@ def checkpoint_finished(ckpt, # a checkpoint folder
     st, rec = _checkpoint_record(ckpt)
     return bool(rec.get('stopped')) or (st.get('max_steps', 0) > 0 and st.get('global_step', 0) >= st['max_steps'])
 
+# %% ../nbs/01_train.ipynb #7c2e0024
 def write_progress(path, # `<output_dir>/progress.json`
                    step:int, max_steps:int, # optimizer steps done and planned
                    loss:float|None, # the last logged train loss
@@ -371,6 +375,7 @@ def progress_callback(path, # the JSON file to write, `<output_dir>/progress.jso
         def on_train_end(self, args, state, control, **kw): self.write(state, done=True)
     return ProgressFile()
 
+# %% ../nbs/01_train.ipynb #7c2e0027
 def _tokens_callback(trainer):
     "A `TrainerCallback` recording in the state each checkpoint saves: the tokens trained so far and whether training stopped."
     from transformers import TrainerCallback
@@ -422,72 +427,86 @@ def pipeline_quiet() -> bool:
     "Is this a `style-tune run` (env STYLE_TUNE_PIPELINE=1)? Then no progress-bar widgets go into the executed notebooks."
     return os.environ.get('STYLE_TUNE_PIPELINE') == '1'
 
+def device_settings(cfg:TrainConfig, # the run's configuration
+                    defaults:dict, # `device_defaults` of the device the run is on
+                   ) -> dict:
+    "Each device-dependent setting: the config's value, or the device's default where the config leaves it None."
+    return {k: getattr(cfg, k) if getattr(cfg, k) is not None else v for k, v in defaults.items()}
+
+def weights_dtype(cfg:TrainConfig, # the run's configuration
+                  defaults:dict, # `device_defaults` of the device the run is on
+                  bf16:bool, # is bf16 mixed precision on (the config's choice or the device's)?
+                 ) -> str|None:
+    "The dtype the base weights load in: the config's, else the device's bf16 weights when bf16 is on (AMX CPUs), else the model's own."
+    return cfg.dtype or (defaults['dtype'] if bf16 else None)
+
+# %% ../nbs/01_train.ipynb #5e1c0a03
+def load_datasets(cfg:TrainConfig, # the run's configuration
+                  train_path:Path, val_path:Path|None, # from `data_files`
+                  tokenizer, # the model's tokenizer (its chat template decides the loss format)
+                  eval_samples:int|None, # validation samples kept for in-training evaluation; None: all
+                 ) -> dict:
+    "The train records, their kind, the loss format and trl's train and validation datasets."
+    train_records, kind = read_records(train_path, cfg.max_train_samples)
+    val_records, val_kind = read_records(val_path, cfg.max_val_samples) if val_path else (None, kind)
+    if val_kind != kind: raise ConfigError(f'{val_path}: records are {val_kind!r} but the train records are {kind!r}')
+    if val_records: val_records = eval_subset(val_records, eval_samples, cfg.seed)
+    fmt = 'text' if kind == 'text' else loss_format(tokenizer)
+    return dict(records=train_records, kind=kind, loss_format=fmt, train=make_dataset(train_records, kind, fmt),
+                val=make_dataset(val_records, kind, fmt) if val_records else None)
+
+# %% ../nbs/01_train.ipynb #5e1c0a06
 def _steps_per_epoch(n_rows:int, cfg:TrainConfig) -> int:
     world = int(os.environ.get('WORLD_SIZE', 1))
     return max(1, math.ceil(n_rows / (cfg.per_device_train_batch_size * world) / cfg.gradient_accumulation_steps))
 
+def estimated_total_steps(cfg:TrainConfig, # the run's configuration
+                          train_records:list, # the training records
+                          packing:bool, # are samples packed (then rows are estimated from the text's length)?
+                         ) -> int:
+    "The optimizer steps the run will take: `max_steps`, else an estimate from the data (AdaLoRA schedules its ranks on it)."
+    rows = len(train_records) if not packing else max(1, sum(len(str(r)) for r in train_records) // (2 * cfg.max_seq_length))
+    return cfg.max_steps if cfg.max_steps > 0 else math.ceil(_steps_per_epoch(rows, cfg) * cfg.num_train_epochs)
+
+# %% ../nbs/01_train.ipynb #5e1c0a09
 def prepare_quantized(model, # a model loaded in 4 or 8 bits
-                      gc:bool, # use gradient checkpointing
+                      gradient_checkpointing:bool, # use gradient checkpointing
                      ):
     "peft's `prepare_model_for_kbit_training`, keeping the bf16/fp16 weights (embeddings, LM head) in their dtype."
     import torch
     from peft import prepare_model_for_kbit_training
     half = {n: p.dtype for n, p in model.named_parameters() if p.dtype in (torch.float16, torch.bfloat16)}
-    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gc)
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
     # peft casts every weight that is not 4-bit (embeddings, lm_head: 2 GiB in bf16 for Qwen2.5-7B) to fp32; they are frozen: keep their dtype
     for n, p in model.named_parameters():
         if n in half: p.data = p.data.to(half[n])
     return model
 
-def build_trainer(cfg:TrainConfig, # validated configuration
-                  callbacks:list|None=None, # extra `transformers.TrainerCallback`s
-                  sft_overrides:dict|None=None, # extra `SFTConfig` fields (benchmarks, experiments)
-                 ):
-    "Load data and model and return `(trainer, info)`; nothing is trained yet."
-    import torch
-    from trl import SFTConfig
-    train_path, val_path = data_files(cfg)  # fail on missing data before any model loads
-    device = pick_device(cfg.device)
-    dd = device_defaults(device)
-    pick = lambda k: getattr(cfg, k) if getattr(cfg, k) is not None else dd[k]
-    out = Path(cfg.output_dir)
-    seed_everything(cfg.seed)
-    if device == 'cpu' and os.environ.get('ACCELERATE_USE_FSDP', '').lower() == 'true':
-        _log.warning('FSDP needs CUDA GPUs: on the CPU accelerate trains with plain DDP over gloo (each process holds the whole model)')
-    quantization_config(cfg.quantization, device)  # a quantized recipe without CUDA / bitsandbytes fails here, before any download
-    if pipeline_quiet():  # plain text only in an executed notebook: no progress bars for weights loading or tokenizing
-        import datasets, transformers; datasets.disable_progress_bars(); transformers.utils.logging.disable_progress_bar()
-    model_path = resolve_model(cfg.model, cfg.cache_dir)
-    loaded = load_model(model_config(cfg, model=str(model_path), device=device, attention=pick('attn_implementation'),
-                                     dtype=cfg.dtype or (dd['dtype'] if pick('bf16') else None)))
-    model, tok = loaded.model, loaded.tokenizer
-    train_recs, kind = read_records(train_path, cfg.max_train_samples)
-    val_recs, vkind = read_records(val_path, cfg.max_val_samples) if val_path else (None, kind)
-    if vkind != kind: raise ConfigError(f'{val_path}: records are {vkind!r} but the train records are {kind!r}')
-    eval_n = eval_max_samples_for(cfg.eval_max_samples, device)
-    if val_recs: val_recs = eval_subset(val_recs, eval_n, cfg.seed)
-    fmt = 'text' if kind == 'text' else loss_format(tok)
-    train_ds = make_dataset(train_recs, kind, fmt)
-    val_ds = make_dataset(val_recs, kind, fmt) if val_recs else None
-    gc = pick('gradient_checkpointing')
-    packing = choose_packing(cfg.packing, pick('attn_implementation'))
-    if cfg.quantization: model = prepare_quantized(model, gc)
-    est_rows = len(train_ds) if not packing else max(1, sum(len(str(r)) for r in train_recs) // (2 * cfg.max_seq_length))
-    total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(_steps_per_epoch(est_rows, cfg) * cfg.num_train_epochs)
+# %% ../nbs/01_train.ipynb #5e1c0a0a
+def sft_args(cfg:TrainConfig, # the run's configuration
+             settings:dict, # `device_settings`: the config's device-dependent choices, with the device's defaults
+             device:str, # 'cpu', 'cuda' or 'mps'
+             fmt:str, # the loss format: 'assistant_masks', 'prompt_completion' or 'text'
+             packing:bool, # are samples packed padding-free?
+             has_val:bool, # is there a validation set?
+             sft_overrides:dict|None=None, # extra `SFTConfig` fields (benchmarks, experiments)
+            ) -> dict:
+    "The arguments of trl's `SFTConfig` for a run: the config's fields with the device's settings."
     eval_steps = cfg.eval_steps or cfg.save_steps
-    has_val = val_ds is not None
+    if has_val and cfg.save_steps % eval_steps: raise ConfigError(f"'save_steps' ({cfg.save_steps}) must be a multiple of 'eval_steps' ({eval_steps}) to keep the best checkpoint")
     args = dict(
-        output_dir=str(out/'checkpoints'), seed=cfg.seed, data_seed=cfg.seed,
+        output_dir=str(Path(cfg.output_dir)/'checkpoints'), seed=cfg.seed, data_seed=cfg.seed,
         learning_rate=cfg.learning_rate, num_train_epochs=cfg.num_train_epochs, max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.per_device_train_batch_size,
         per_device_eval_batch_size=cfg.per_device_eval_batch_size or cfg.per_device_train_batch_size,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps, lr_scheduler_type=cfg.lr_scheduler_type,
         warmup_steps=cfg.warmup_steps if cfg.warmup_steps is not None else cfg.warmup_ratio,
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, optim=cfg.optim,
-        bf16=pick('bf16'), fp16=pick('fp16'), activation_checkpointing=gc, use_liger_kernel=pick('use_liger_kernel'),
+        bf16=settings['bf16'], fp16=settings['fp16'], activation_checkpointing=settings['gradient_checkpointing'],
+        use_liger_kernel=settings['use_liger_kernel'],
         use_cpu=device == 'cpu', dataloader_pin_memory=device == 'cuda', dataloader_num_workers=cfg.dataloader_num_workers,
         max_length=cfg.max_seq_length, packing=packing, packing_strategy='bfd', padding_free=packing,
-        pad_to_multiple_of=None if packing else pick('pad_to_multiple_of'),  # a packed row is one sequence: no padding
+        pad_to_multiple_of=None if packing else settings['pad_to_multiple_of'],  # a packed row is one sequence: no padding
         train_sampling_strategy='group_by_length' if cfg.group_by_length and not packing else 'random', assistant_only_loss=fmt == 'assistant_masks',
         completion_only_loss=True if fmt == 'prompt_completion' else None,
         logging_strategy='steps', logging_steps=cfg.logging_steps, logging_first_step=True,
@@ -499,18 +518,45 @@ def build_trainer(cfg:TrainConfig, # validated configuration
         report_to='none', push_to_hub=False, disable_tqdm=True if pipeline_quiet() else None, dataset_num_proc=None,
         ddp_find_unused_parameters=False if int(os.environ.get('WORLD_SIZE', 1)) > 1 else None,
     )
-    if has_val and cfg.save_steps % eval_steps: raise ConfigError(f"'save_steps' ({cfg.save_steps}) must be a multiple of 'eval_steps' ({eval_steps}) to keep the best checkpoint")
-    over = dict(sft_overrides or {})
-    if 'gradient_checkpointing' in over: over.setdefault('activation_checkpointing', over.pop('gradient_checkpointing'))  # the old name
-    args.update(over)
-    trainer = _sft_trainer_cls()(model=model, args=SFTConfig(**args), train_dataset=train_ds, eval_dataset=val_ds,
-                                 processing_class=tok, peft_config=peft_config(cfg, total_steps),
-                                 callbacks=_callbacks(cfg, out, has_val) + list(callbacks or []))
+    overrides = dict(sft_overrides or {})
+    if 'gradient_checkpointing' in overrides: overrides.setdefault('activation_checkpointing', overrides.pop('gradient_checkpointing'))  # the old name
+    return args | overrides
+
+# %% ../nbs/01_train.ipynb #5e1c0a0d
+def build_trainer(cfg:TrainConfig, # validated configuration
+                  callbacks:list|None=None, # extra `transformers.TrainerCallback`s
+                  sft_overrides:dict|None=None, # extra `SFTConfig` fields (benchmarks, experiments)
+                 ):
+    "Load data and model and return `(trainer, info)`; nothing is trained yet."
+    from trl import SFTConfig
+    train_path, val_path = data_files(cfg)  # fail on missing data before any model loads
+    device = pick_device(cfg.device)
+    defaults = device_defaults(device)
+    settings = device_settings(cfg, defaults)
+    seed_everything(cfg.seed)
+    if device == 'cpu' and os.environ.get('ACCELERATE_USE_FSDP', '').lower() == 'true':
+        _log.warning('FSDP needs CUDA GPUs: on the CPU accelerate trains with plain DDP over gloo (each process holds the whole model)')
+    quantization_config(cfg.quantization, device)  # a quantized recipe without CUDA / bitsandbytes fails here, before any download
+    if pipeline_quiet():  # plain text only in an executed notebook: no progress bars for weights loading or tokenizing
+        import datasets, transformers; datasets.disable_progress_bars(); transformers.utils.logging.disable_progress_bar()
+    model_path = resolve_model(cfg.model, cfg.cache_dir)
+    loaded = load_model(model_config(cfg, model=str(model_path), device=device, attention=settings['attn_implementation'],
+                                     dtype=weights_dtype(cfg, defaults, settings['bf16'])))
+    model, tokenizer = loaded.model, loaded.tokenizer
+    eval_samples = eval_max_samples_for(cfg.eval_max_samples, device)
+    data = load_datasets(cfg, train_path, val_path, tokenizer, eval_samples)
+    packing = choose_packing(cfg.packing, settings['attn_implementation'])
+    if cfg.quantization: model = prepare_quantized(model, settings['gradient_checkpointing'])
+    has_val = data['val'] is not None
+    args = sft_args(cfg, settings, device, data['loss_format'], packing, has_val, sft_overrides)
+    trainer = _sft_trainer_cls()(model=model, args=SFTConfig(**args), train_dataset=data['train'], eval_dataset=data['val'],
+                                 processing_class=tokenizer, peft_config=peft_config(cfg, estimated_total_steps(cfg, data['records'], packing)),
+                                 callbacks=_callbacks(cfg, Path(cfg.output_dir), has_val) + list(callbacks or []))
     trainer.add_callback(_tokens_callback(trainer))
-    trainer.chunked_loss, trainer.loss_chunk_tokens = pick('chunked_loss'), cfg.loss_chunk_tokens
-    info = dict(device=device, model_path=model_path, loss_format=fmt, record_kind=kind, train_path=train_path,
-                val_path=val_path, tokenizer=tok, defaults={**{k: pick(k) for k in dd}, 'packing': packing, 'eval_max_samples': eval_n,
-                                                            'eval_samples': len(val_ds) if val_ds is not None else 0})
+    trainer.chunked_loss, trainer.loss_chunk_tokens = settings['chunked_loss'], cfg.loss_chunk_tokens
+    info = dict(device=device, model_path=model_path, loss_format=data['loss_format'], record_kind=data['kind'], train_path=train_path,
+                val_path=val_path, tokenizer=tokenizer, defaults={**settings, 'packing': packing, 'eval_max_samples': eval_samples,
+                                                                  'eval_samples': len(data['val']) if has_val else 0})
     return trainer, info
 
 # %% ../nbs/01_train.ipynb #551dcf9d
@@ -690,30 +736,33 @@ def final_val_loss(trainer, # a trainer that finished `train()`
     if evals and evals[-1].get('step') == st.global_step: return evals[-1]['eval_loss']
     return trainer.evaluate()['eval_loss']  # one pass over the (capped) in-training evaluation subset
 
-# %% ../nbs/01_train.ipynb #cc2cadee
-def run_train(cfg:TrainConfig|dict, # configuration (a dict is validated first)
-              callbacks:list|None=None, # extra `transformers.TrainerCallback`s
-             ) -> dict:
-    "Train, save the adapter, loss curve and run manifest in `cfg.output_dir`, and return the manifest."
-    if isinstance(cfg, dict): cfg = make_train_config(cfg)
-    t0 = time.time()
-    train_path, val_path = data_files(cfg)  # fail on missing data before anything is written
-    hashes = {'train': sha256_file(train_path)} | ({'val': sha256_file(val_path)} if val_path else {})
-    out = private_dir(cfg.output_dir)  # the adapter encodes the author's texts: keep it private
+# %% ../nbs/01_train.ipynb #6b0c1a01
+def prepare_checkpoints(cfg:TrainConfig, # the run's configuration
+                        out:Path, # the output folder
+                        dataset_hashes:dict, # sha256 of the data files, e.g. {'train': ..., 'val': ...}
+                       ) -> tuple[Path|None, Path|None, str]:
+    "Set aside or clear checkpoints that do not fit this run and record its config hash; return (resume from, set aside, hash)."
     ckpt_dir = out/'checkpoints'
-    want = config_hash(cfg, hashes)
+    run_hash = config_hash(cfg, dataset_hashes)
     main_process, stale = int(os.environ.get('RANK', 0)) == 0, None  # several processes (accelerate launch): the first one moves files
     if not cfg.resume and ckpt_dir.exists() and main_process: shutil.rmtree(ckpt_dir)
-    if cfg.resume and main_process: stale = set_aside_stale_checkpoints(ckpt_dir, want)
+    if cfg.resume and main_process: stale = set_aside_stale_checkpoints(ckpt_dir, run_hash)
     # the other processes resume only from checkpoints recorded under this config, as the first one does
-    ok = cfg.resume and (main_process or checkpoints_config_hash(ckpt_dir) == want)
-    resume_from = last_complete_checkpoint(ckpt_dir, remove_partial=main_process) if ok else None
+    may_resume = cfg.resume and (main_process or checkpoints_config_hash(ckpt_dir) == run_hash)
+    resume_from = last_complete_checkpoint(ckpt_dir, remove_partial=main_process) if may_resume else None
     if main_process:
-        write_config_hash(ckpt_dir, cfg, hashes)
+        write_config_hash(ckpt_dir, cfg, dataset_hashes)
         write_progress(out/'progress.json', 0, max(cfg.max_steps, 0), None, 0.0, None)  # not the last run's, while the model loads
-    trainer, info = build_trainer(cfg, callbacks)
+    return resume_from, stale, run_hash
+
+# %% ../nbs/01_train.ipynb #6b0c1a04
+def train_or_restore(trainer, # from `build_trainer`
+                     resume_from:Path|None, # the checkpoint to resume from
+                     out:Path, # the output folder (its `progress.json`)
+                    ) -> float:
+    "Train, resuming from `resume_from`, or load the end state of a checkpoint where training had finished; return the seconds taken."
     trainer.tokens_before = (tokens_in_checkpoint(resume_from) if resume_from else 0)
-    t_train = time.time()
+    started = time.time()
     if resume_from and checkpoint_finished(resume_from):
         # the trainer would train one more step from a finished checkpoint in mid-epoch: load its end state instead
         _restore_finished(trainer, resume_from)
@@ -722,46 +771,77 @@ def run_train(cfg:TrainConfig|dict, # configuration (a dict is validated first)
             last = [h['loss'] for h in st.log_history if 'loss' in h]
             write_progress(out/'progress.json', st.global_step, st.max_steps, last[-1] if last else None, 0.0, 0.0, done=True)
     else: trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    train_s = time.time() - t_train
+    return time.time() - started
+
+# %% ../nbs/01_train.ipynb #6b0c1a07
+def train_manifest(cfg:TrainConfig, trainer, info:dict, # the run's configuration, trainer and `build_trainer`'s info
+                   dest:Path, # the adapter (or model) folder the weights go to
+                   dataset_hashes:dict, run_hash:str, # sha256 of the data files, and the run's `config_hash`
+                   resume_from:Path|None, stale:Path|None, # the checkpoint resumed from, and where stale checkpoints went
+                   started:float, train_s:float, # when the run started (`time.time()`), and the seconds spent training
+                   tokens_this_run:int, final_val:float|None, # loss-bearing tokens trained by this run, and the saved weights' val loss
+                  ) -> dict:
+    "The run manifest of a finished training: what was trained, on what, how, and how it went."
+    st, before = trainer.state, trainer.tokens_before
+    train_losses = [h['loss'] for h in st.log_history if 'loss' in h]
+    return {
+        'stage': 'train', 'base_model': cfg.model, 'base_model_path': str(info['model_path']),
+        'method': cfg.method, 'adapter_dir': str(dest), 'system_prompt': system_prompt_of(cfg.data_dir, read_jsonl(info['train_path'])[:3]),
+        'data_dir': str(Path(cfg.data_dir).resolve()), 'train_file': str(info['train_path']),
+        'val_file': str(info['val_path']) if info['val_path'] else None, 'dataset_hashes': dataset_hashes,
+        'seed': cfg.seed, 'config': asdict(cfg), 'config_hash': run_hash,
+        'effective': {**info['defaults'], 'device': info['device'], 'loss_format': info['loss_format'],
+                      'num_processes': trainer.accelerator.num_processes,
+                      'distributed_type': trainer.accelerator.distributed_type.value},
+        **run_environment(), 'git_rev': git_revision(),
+        'wall_time_s': round(time.time() - started, 2), 'train_time_s': round(train_s, 2),
+        'global_step': st.global_step, 'resumed_from': str(resume_from) if resume_from else None,
+        'stale_checkpoints': str(stale) if stale else None,
+        'train_tokens': tokens_this_run + (before or 0), 'train_tokens_this_run': tokens_this_run,
+        'tokens_per_s': round(tokens_this_run / train_s, 2) if train_s > 0 and tokens_this_run else None,
+        'tokens_note': 'train_tokens: loss-bearing tokens of the whole training, resumes included' if before is not None
+                       else 'train_tokens: loss-bearing tokens of this process run only (the checkpoint it resumed from did not record its own)',
+        'final_train_loss': train_losses[-1] if train_losses else None,
+        'final_val_loss': final_val, 'best_checkpoint': st.best_model_checkpoint,
+        'best_val_loss': st.best_metric,
+    }
+
+# %% ../nbs/01_train.ipynb #6b0c1a0a
+def save_train_outputs(trainer, # a trainer that finished training
+                       out:Path, dest:Path, # the output folder, and the adapter (or model) folder in it
+                       manifest:dict, # from `train_manifest`
+                       full:bool, # full fine-tuning (a model folder, not an adapter)
+                      ) -> dict:
+    "Swap in the weights with their manifest, link `run_manifest.json` to it, write the log and the loss curve; return the manifest."
+    # the manifest lives inside the weights' folder, swapped in with them, and `out/run_manifest.json` links to it:
+    # a kill at any moment leaves the old weights with the old manifest, or the new with the new
+    _adopt_plain_manifest(out, dest)
+    manifest = _save_final(trainer, dest, full, manifest)
+    _link_manifest(out, dest, manifest)
+    write_json(out/'log_history.json', trainer.state.log_history)
+    plot_loss_curve(trainer.state.log_history, out/'loss_curve.png')
+    return manifest
+
+def run_train(cfg:TrainConfig|dict, # configuration (a dict is validated first)
+              callbacks:list|None=None, # extra `transformers.TrainerCallback`s
+             ) -> dict:
+    "Train, save the adapter, loss curve and run manifest in `cfg.output_dir`, and return the manifest."
+    if isinstance(cfg, dict): cfg = make_train_config(cfg)
+    started = time.time()
+    train_path, val_path = data_files(cfg)  # fail on missing data before anything is written
+    hashes = {'train': sha256_file(train_path)} | ({'val': sha256_file(val_path)} if val_path else {})
+    out = private_dir(cfg.output_dir)  # the adapter encodes the author's texts: keep it private
+    resume_from, stale, run_hash = prepare_checkpoints(cfg, out, hashes)
+    trainer, info = build_trainer(cfg, callbacks)
+    train_s = train_or_restore(trainer, resume_from, out)
     final_val = final_val_loss(trainer, info['val_path'] is not None)
     dest = out/('model' if cfg.method == 'full' else 'adapter')
     this_run = trainer.tokens_this_run()  # a collective call
     if not trainer.is_world_process_zero():
         _save_final(trainer, dest, cfg.method == 'full')
         return {}
-    tokens = this_run + (trainer.tokens_before or 0)
-    hist = trainer.state.log_history
-    train_losses = [h['loss'] for h in hist if 'loss' in h]
-    recs = read_jsonl(info['train_path'])[:3]
-    manifest = {
-        'stage': 'train', 'base_model': cfg.model, 'base_model_path': str(info['model_path']),
-        'method': cfg.method, 'adapter_dir': str(dest), 'system_prompt': system_prompt_of(cfg.data_dir, recs),
-        'data_dir': str(Path(cfg.data_dir).resolve()), 'train_file': str(info['train_path']),
-        'val_file': str(info['val_path']) if info['val_path'] else None, 'dataset_hashes': hashes,
-        'seed': cfg.seed, 'config': asdict(cfg), 'config_hash': want,
-        'effective': {**info['defaults'], 'device': info['device'], 'loss_format': info['loss_format'],
-                      'num_processes': trainer.accelerator.num_processes,
-                      'distributed_type': trainer.accelerator.distributed_type.value},
-        **run_environment(), 'git_rev': git_revision(),
-        'wall_time_s': round(time.time() - t0, 2), 'train_time_s': round(train_s, 2),
-        'global_step': trainer.state.global_step, 'resumed_from': str(resume_from) if resume_from else None,
-        'stale_checkpoints': str(stale) if stale else None,
-        'train_tokens': tokens, 'train_tokens_this_run': this_run,
-        'tokens_per_s': round(this_run / train_s, 2) if train_s > 0 and this_run else None,
-        'tokens_note': 'train_tokens: loss-bearing tokens of the whole training, resumes included' if trainer.tokens_before is not None
-                       else 'train_tokens: loss-bearing tokens of this process run only (the checkpoint it resumed from did not record its own)',
-        'final_train_loss': train_losses[-1] if train_losses else None,
-        'final_val_loss': final_val, 'best_checkpoint': trainer.state.best_model_checkpoint,
-        'best_val_loss': trainer.state.best_metric,
-    }
-    # the manifest lives inside the weights' folder, swapped in with them, and `out/run_manifest.json` links to it:
-    # a kill at any moment leaves the old weights with the old manifest, or the new with the new
-    _adopt_plain_manifest(out, dest)
-    manifest = _save_final(trainer, dest, cfg.method == 'full', manifest)
-    _link_manifest(out, dest, manifest)
-    write_json(out/'log_history.json', hist)
-    plot_loss_curve(hist, out/'loss_curve.png')
-    return manifest
+    manifest = train_manifest(cfg, trainer, info, dest, hashes, run_hash, resume_from, stale, started, train_s, this_run, final_val)
+    return save_train_outputs(trainer, out, dest, manifest, cfg.method == 'full')
 
 train = run_train  # the name other modules and scripts use
 
