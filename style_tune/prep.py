@@ -1032,8 +1032,8 @@ def plot_dataset(stats:dict, # from `run_prep`
                  path=None, # save the figure here (PNG) when given
                 ):
     "Bar charts of articles per year and samples per task and split."
-    import matplotlib; import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, 2, figsize=(10, 3.2))
+    from matplotlib.figure import Figure  # no pyplot: the user's notebook keeps its backend, and no figure is left open
+    fig = Figure(figsize=(10, 3.2)); axs = fig.subplots(1, 2)
     yrs = stats['articles']['per_year']; axs[0].bar(list(yrs), list(yrs.values()), color='#4c72b0'); axs[0].set_title('articles per year')
     tasks, splits = stats['samples']['per_task'], stats['samples']['per_split']
     axs[1].bar([f'task:{k}' for k in tasks] + [f'split:{k}' for k in splits], list(tasks.values()) + list(splits.values()), color='#55a868')

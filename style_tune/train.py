@@ -622,20 +622,17 @@ def plot_loss_curve(log_history:list[dict], # `trainer.state.log_history`
                     path, # PNG file to write
                    ) -> Path:
     "Plot train and validation loss against the step and save it as a PNG."
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    import io
+    from matplotlib.figure import Figure  # no pyplot: the user's notebook keeps its backend, and no figure is left open
     tr = [(h['step'], h['loss']) for h in log_history if 'loss' in h and 'step' in h]
     ev = [(h['step'], h['eval_loss']) for h in log_history if 'eval_loss' in h and 'step' in h]
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    fig = Figure(figsize=(6, 3.5), dpi=120); ax = fig.subplots()
     if tr: ax.plot(*zip(*tr), label='train', lw=1.2)
     if ev: ax.plot(*zip(*ev), 'o-', label='validation', lw=1.2, ms=3)
     ax.set_xlabel('optimizer step'); ax.set_ylabel('loss'); ax.legend(); ax.grid(alpha=.3)
     fig.tight_layout()
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp.png')
-    fig.savefig(tmp); plt.close(fig); os.replace(tmp, path)
-    return path
+    png = io.BytesIO(); fig.savefig(png, format='png')
+    return atomic_write(path, png.getvalue())
 
 # %% ../nbs/01_train.ipynb #c2a90a4c
 def git_revision(path=None) -> str|None:
