@@ -13,9 +13,9 @@ from .core import *
 __all__ = ['STAGES', 'CONFIG_PARAM', 'MODEL_KEYS', 'REPORTED_MANIFEST_KEYS', 'REPORT_SECTIONS', 'Stage', 'notebooks_dir',
            'check_run_name', 'load_params', 'stage_config', 'check_backup', 'check_writable', 'cuda_options',
            'check_cuda', 'check_model', 'preflight', 'run_cells', 'strip_test_only_cells', 'test_code_in_run',
-           'StageFailed', 'fingerprint', 'export_html', 'ipc_kernel_manager', 'run_stage', 'ProgressWatcher',
-           'peak_rss_bytes', 'MemoryWatcher', 'StageOutput', 'read_stage_output', 'RunContents', 'read_run',
-           'format_value', 'nested_value', 'report_title', 'report_stages', 'report_data', 'adapter_folder',
+           'StageFailed', 'fingerprint', 'export_html', 'ipc_kernel_manager', 'run_stage', 'PollingThread',
+           'ProgressWatcher', 'peak_rss_bytes', 'MemoryWatcher', 'StageOutput', 'read_stage_output', 'RunContents',
+           'read_run', 'format_value', 'nested_value', 'report_title', 'report_stages', 'report_data', 'adapter_folder',
            'report_training', 'report_evaluation', 'report_generations', 'report_next_steps', 'report_markdown',
            'write_report', 'plan_run', 'run_one_stage', 'run_pipeline']
 
@@ -289,14 +289,23 @@ def _duration(s:float) -> str:
     s = int(s); return f'{s//3600}h{s%3600//60:02d}m' if s >= 3600 else f'{s//60}m{s%60:02d}s' if s >= 60 else f'{s}s'
 
 # %% ../nbs/04_pipeline.ipynb #54f42cb2
-class ProgressWatcher:
+class PollingThread:
+    "Call `self.poll()` every `self.every` seconds from a background thread while the `with` block runs."
+    def _loop(self):
+        while not self._stop.wait(self.every): self.poll()
+    def __enter__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True); self._thread.start(); return self
+    def __exit__(self, *exc): self._stop.set(); self._thread.join()
+
+class ProgressWatcher(PollingThread):
     "Draw a stage's `progress.json` as a terminal progress bar while the stage runs (a background thread)."
     def __init__(self, path:Path, # the progress file the stage writes
                  label:str, # shown before the bar
                  every:float=1.0, # seconds between looks
                  file=None): # where to draw (stderr by default)
         self.path, self.label, self.every, self.file = Path(path), label, every, file or sys.stderr
-        self.bar, self._stop, self._seen = None, threading.Event(), None
+        self.bar, self._seen = None, None
     def poll(self):
         "Read the progress file once and update the bar."
         try: p = json.loads(self.path.read_text(encoding='utf-8'))
@@ -311,12 +320,8 @@ class ProgressWatcher:
         if p.get('loss') is not None: post.append(f"loss {p['loss']:.3f}")
         if p.get('eta_s') is not None: post.append(f"{_duration(p['eta_s'])} left")
         self.bar.set_postfix_str(', '.join(post), refresh=False); self.bar.refresh()
-    def _loop(self):
-        while not self._stop.wait(self.every): self.poll()
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._loop, daemon=True); self._thread.start(); return self
     def __exit__(self, *exc):
-        self._stop.set(); self._thread.join(); self.poll()
+        super().__exit__(*exc); self.poll()
         if self.bar is not None: self.bar.close()
 
 # %% ../nbs/04_pipeline.ipynb #0b07ac50
@@ -328,12 +333,11 @@ def peak_rss_bytes(process) -> int:
     except Exception: return 0
 
 # %% ../nbs/04_pipeline.ipynb #4dfbd816
-class MemoryWatcher:
+class MemoryWatcher(PollingThread):
     "Peak resident memory of this process's children (a stage's kernel and what it starts), looked at from a thread."
     def __init__(self, every:float=0.5): # seconds between looks
         import psutil
         self.every, self.me, self.peaks, self.peak_sum = every, psutil.Process(), {}, 0
-        self._stop = threading.Event()
     def poll(self):
         "Look once: each child's own peak so far, and the sum of what all children hold now."
         held = 0
@@ -346,11 +350,6 @@ class MemoryWatcher:
     def peak_gb(self) -> float:
         "The stage's peak in GB: its largest process, or all its processes at once if that was more."
         return round(max([self.peak_sum, *self.peaks.values()]) / 1e9, 2)
-    def _loop(self):
-        while not self._stop.wait(self.every): self.poll()
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._loop, daemon=True); self._thread.start(); return self
-    def __exit__(self, *exc): self._stop.set(); self._thread.join()
 
 # %% ../nbs/04_pipeline.ipynb #55dbaf0b
 @dataclass
