@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .core import (ConfigError, validate_config, load_yaml, write_json, write_jsonl, read_jsonl, sha256_file,
-                             private_dir, made_by_style_tune, STYLE_TUNE_MARKER, seed_everything)
+                             private_dir, made_by_style_tune, STYLE_TUNE_MARKER, seed_everything, atomic_dir)
 from .models import (resolve_model, load_model_and_tokenizer, load_tokenizer, ModelConfig, model_config, load_model,
                                InferenceModel, adapter_missing, check_adapter_dir, _fetch_adapter, _PICKLE_SUFFIXES, find_manifest,
                                read_manifest, model_manifest, base_of_adapter, adapter_name, _as_adapter_dict, quantization_name,
@@ -309,20 +309,16 @@ def merge_adapter(base:str|None, # base model name/folder; None: the adapter's m
     else: target = getattr(torch, dtype)
     inf = load_model(ModelConfig(base, device='cpu', dtype=target), {'merged': adapter_dir})  # never 4-bit: rounding would erase the adapter
     merged = inf.model.merge_and_unload()
-    tmp = out_dir.with_name(f'.{out_dir.name}.partial')
-    if tmp.exists() or tmp.is_symlink():  # left by a merge that was killed: ours to remove, nothing else is
-        if tmp.is_symlink() or not made_by_style_tune(tmp): raise ConfigError(f'{tmp} exists and style_tune did not write it; move it away first')
-        shutil.rmtree(tmp)
-    private_dir(tmp)
-    merged.save_pretrained(tmp)
-    inf.tokenizers['merged'].save_pretrained(tmp)
     manifest = dict(inf.manifests['merged'])
     manifest.pop('weights_sha256', None)  # those were the adapter's files, not the merged model's
     manifest['merged_from'] = {'base_model': inf.base, 'adapter_dir': str(adapter_dir),
                           'adapter_sha256': sha256_file(adapter_dir/'adapter_model.safetensors'), 'dtype': str(target).replace('torch.', '')}
-    write_json(tmp/'run_manifest.json', manifest)
-    if out_dir.exists(): shutil.rmtree(check_merge_target(out_dir, overwrite))  # checked again: it may have changed meanwhile
-    os.replace(tmp, out_dir)
+    with atomic_dir(out_dir) as tmp:  # the merged model appears whole or not at all
+        (tmp/STYLE_TUNE_MARKER).touch()  # marks it as ours, so a later `overwrite` may replace it
+        merged.save_pretrained(tmp)
+        inf.tokenizers['merged'].save_pretrained(tmp)
+        write_json(tmp/'run_manifest.json', manifest)
+        if out_dir.exists(): shutil.rmtree(check_merge_target(out_dir, overwrite))  # checked again: it may have changed meanwhile
     return out_dir
 
 # %% ../nbs/03_infer.ipynb #cb8a9962

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 from .core import ConfigError, make_tiny_model, write_json, sha256_file, pick_device, seed_everything, hardware_info
+from fastcore.basics import patch  # grows `InferenceModel` cell by cell, as fastcore does
 
 # %% auto #0
 __all__ = ['EMBEDDED_PACKAGE', 'EMBEDDED_GGUF', 'EMBEDDED_DIRNAME', 'QUANTIZATIONS', 'MODEL_KEY_ALIASES', 'PACKAGES',
@@ -317,41 +318,15 @@ def _fetch_adapter(ref:str) -> Path:
 # %% ../nbs/91_models.ipynb #76fd4ff5
 class InferenceModel:
     "A base model with named LoRA adapters plugged in; one active at a time, or none (the base model)."
-    def __init__(self, model, tokenizer, base:str, base_manifest:dict|None=None):
+    def __init__(self, model, # the base model (eval mode), later wrapped by PEFT when an adapter is plugged in
+                 tokenizer, # the base model's tokenizer
+                 base:str, # the base model's name or folder
+                 base_manifest:dict|None=None, # the base folder's run manifest, if it has one
+                ):
         self.model, self.base_tokenizer, self.base = model, tokenizer, base
         self.base_manifest = base_manifest or {}
         self.adapters, self.manifests, self.tokenizers = {}, {}, {}
         self.active = None
-
-    def add_adapter(self, name:str, # a name to switch to it by
-                    path, # adapter folder (or Hub id)
-                   ):
-        "Plug in the adapter at `path` as `name`; the first one plugged in becomes active, later ones wait for `use`."
-        from peft import PeftModel
-        if name in self.adapters: raise ConfigError(f'an adapter named {name!r} is already loaded')
-        path = _fetch_adapter(str(path))
-        if self.adapters: self.model.load_adapter(str(path), adapter_name=name, is_trainable=False)
-        else: self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=name, is_trainable=False)
-        self.model.eval()
-        self.adapters[name], self.manifests[name] = path, read_manifest(path)
-        has_tok = any((path/f).is_file() for f in ('tokenizer.json', 'tokenizer_config.json'))
-        self.tokenizers[name] = load_tokenizer(path) if has_tok else self.base_tokenizer
-        if self.active is None and len(self.adapters) == 1: self.use(name)
-        else: self.use(self.active)  # keep the current choice (load_adapter does not activate)
-        return self
-
-    def use(self, name:str|None, # adapter to activate; None unplugs all adapters
-           ):
-        "Activate adapter `name`, or unplug all adapters with `None`, without reloading anything."
-        if name is not None and name not in self.adapters:
-            raise ConfigError(f'no adapter named {name!r}; loaded: {", ".join(self.adapters) or "none"}')
-        if self.adapters:
-            if name is None: self.model.base_model.disable_adapter_layers()
-            else:
-                self.model.base_model.enable_adapter_layers()
-                self.model.set_adapter(name, inference_mode=True)
-        self.active = name
-        return self
 
     @property
     def tokenizer(self): return self.tokenizers.get(self.active, self.base_tokenizer)
@@ -364,6 +339,43 @@ class InferenceModel:
     @property
     def device(self): return next(self.model.parameters()).device
     def __repr__(self): return f'InferenceModel(base={self.base!r}, adapters={list(self.adapters)}, active={self.active!r})'
+
+
+# %% ../nbs/91_models.ipynb #843d11ef
+@patch
+def use(self:InferenceModel, name:str|None, # adapter to activate; None unplugs all adapters
+       ):
+    "Activate adapter `name`, or unplug all adapters with `None`, without reloading anything."
+    if name is not None and name not in self.adapters:
+        raise ConfigError(f'no adapter named {name!r}; loaded: {", ".join(self.adapters) or "none"}')
+    if self.adapters:
+        if name is None: self.model.base_model.disable_adapter_layers()
+        else:
+            self.model.base_model.enable_adapter_layers()
+            self.model.set_adapter(name, inference_mode=True)
+    self.active = name
+    return self
+
+
+# %% ../nbs/91_models.ipynb #399a11f1
+@patch
+def add_adapter(self:InferenceModel, name:str, # a name to switch to it by
+                path, # adapter folder (or Hub id)
+               ):
+    "Plug in the adapter at `path` as `name`; the first one plugged in becomes active, later ones wait for `use`."
+    from peft import PeftModel
+    if name in self.adapters: raise ConfigError(f'an adapter named {name!r} is already loaded')
+    path = _fetch_adapter(str(path))
+    if self.adapters: self.model.load_adapter(str(path), adapter_name=name, is_trainable=False)
+    else: self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=name, is_trainable=False)
+    self.model.eval()
+    self.adapters[name], self.manifests[name] = path, read_manifest(path)
+    has_tok = any((path/f).is_file() for f in ('tokenizer.json', 'tokenizer_config.json'))
+    self.tokenizers[name] = load_tokenizer(path) if has_tok else self.base_tokenizer
+    if self.active is None and len(self.adapters) == 1: self.use(name)
+    else: self.use(self.active)  # keep the current choice (load_adapter does not activate)
+    return self
+
 
 # %% ../nbs/91_models.ipynb #1415ee57
 def base_of_adapter(adapter) -> str:
