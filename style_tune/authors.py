@@ -109,14 +109,13 @@ def split_by_account(data_dir, # a prep dataset holding several accounts
                     ) -> list[dict]:
     "Write each account's dataset to `accounts_dir/<folder>/data` and its impostors beside it; returns the accounts."
     prep_stats = json.loads((Path(data_dir)/'dataset_stats.json').read_text(encoding='utf-8'))
-    folders, out = account_folders(dataset_accounts(data_dir)), []
+    folders, train, out = account_folders(dataset_accounts(data_dir)), read_jsonl(Path(data_dir)/'train_articles.jsonl'), []
     for name, folder in folders.items():
         acc_dir = Path(accounts_dir)/folder
         if not _split_is_current(acc_dir/'data', prep_stats) or not (acc_dir/'impostors').is_dir():
             samples, articles = account_dataset(data_dir, name)
             write_dataset(acc_dir/'data', samples, articles, account_stats(prep_stats, name, samples, articles))
-            others = {f: [r for r in read_jsonl(Path(data_dir)/'train_articles.jsonl') if r['account'] == n] for n, f in folders.items() if n != name}
-            write_impostors(acc_dir/'impostors', others)
+            write_impostors(acc_dir/'impostors', {f: [r for r in train if r['account'] == n] for n, f in folders.items() if n != name})
         stats = json.loads((acc_dir/'data'/'dataset_stats.json').read_text(encoding='utf-8'))
         out.append({'name': name, 'folder': folder, 'dir': acc_dir, 'samples': stats['samples']['per_split'],
                     'articles': stats['articles']['per_split']})
