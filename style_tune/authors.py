@@ -18,7 +18,7 @@ from . import stylometry as sty
 # %% auto #0
 __all__ = ['SPLIT_VERSION', 'AuthorsConfig', 'load_authors_config', 'account_folders', 'dataset_accounts', 'account_dataset',
            'account_stats', 'write_impostors', 'split_by_account', 'account_configs', 'author_segments',
-           'fit_author_judge', 'validate_author_judge', 'confusion_counts', 'row_shares', 'author_verdict',
+           'fit_author_judge', 'macro_auc', 'validate_author_judge', 'confusion_counts', 'row_shares', 'author_verdict',
            'author_labels', 'confusion_table', 'confusion_markdown', 'plot_confusion', 'account_texts',
            'write_comparison', 'compare_authors', 'confusion_frame', 'author_judge_lines', 'authors_markdown']
 
@@ -152,7 +152,18 @@ def fit_author_judge(train_by_author:dict[str, Sequence[str]], # author -> train
         raise ValueError(f'the multi-author judge needs training text of at least two authors, got {len(set(labels))}')
     return sty.make_judge(seed).fit(segs, labels)
 
-# %% ../nbs/95_authors.ipynb #5238537f
+# %% ../nbs/95_authors.ipynb #238b001f
+def macro_auc(judge, # from `fit_author_judge`
+              segs:Sequence[str], y:Sequence[str], # labelled segments
+             ) -> float|None:
+    "Macro one-vs-rest AUC of the judge's probabilities on labelled segments; None unless every author has a segment."
+    from sklearn.metrics import roc_auc_score
+    classes = list(judge.classes_)
+    if set(y) != set(classes): return None
+    proba = judge.predict_proba(list(segs))
+    return float(roc_auc_score(y, proba[:, 1]) if len(classes) == 2 else roc_auc_score(y, proba, multi_class='ovr', labels=classes))
+
+# %% ../nbs/95_authors.ipynb #cefec216
 def validate_author_judge(judge, # from `fit_author_judge`
                           heldout_by_author:dict[str, Sequence[str]], # author -> held-out texts
                           segment_chars:int=300, n_boot:int=1000, seed:int=0) -> dict:
@@ -160,16 +171,16 @@ def validate_author_judge(judge, # from `fit_author_judge`
     from sklearn.metrics import balanced_accuracy_score
     segs, y = author_segments(heldout_by_author, segment_chars)
     out = {'n_segments': dict(Counter(y)), 'n_authors': len(set(y)), 'chance': 1 / max(1, len(heldout_by_author))}
-    if len(set(y)) < 2: return {**out, 'balanced_accuracy': None, 'ci95': None, 'recall': {}}
+    if len(set(y)) < 2: return {**out, 'balanced_accuracy': None, 'ci95': None, 'auc': None, 'recall': {}}
     y, pred, rng = np.array(y), judge.predict(segs), np.random.default_rng(seed)
     with warnings.catch_warnings():  # a resample may miss an author: sklearn warns, the score is still defined
         warnings.simplefilter('ignore')
         boot = [balanced_accuracy_score(y[i], pred[i]) for i in (rng.integers(0, len(y), len(y)) for _ in range(n_boot))]
     recall = {a: float(np.mean(pred[y == a] == a)) for a in sorted(set(y))}
-    return {**out, 'balanced_accuracy': float(balanced_accuracy_score(y, pred)),
+    return {**out, 'balanced_accuracy': float(balanced_accuracy_score(y, pred)), 'auc': macro_auc(judge, segs, y),
             'ci95': [float(np.quantile(boot, .025)), float(np.quantile(boot, .975))], 'recall': recall}
 
-# %% ../nbs/95_authors.ipynb #e9c01cd0
+# %% ../nbs/95_authors.ipynb #b7d18617
 def confusion_counts(judge, # from `fit_author_judge`
                      generations_by_author:dict[str, Sequence[str]], # author -> their adapter's generations
                      authors:Sequence[str], # rows and columns, in this order
@@ -181,12 +192,12 @@ def confusion_counts(judge, # from `fit_author_judge`
     m = confusion_matrix(y, judge.predict(list(texts)), labels=list(authors)) if texts else np.zeros((len(authors),) * 2, dtype=int)
     return pd.DataFrame(m, index=pd.Index(list(authors), name='adapter of'), columns=pd.Index(list(authors), name='judged as'))
 
-# %% ../nbs/95_authors.ipynb #d1c315f1
+# %% ../nbs/95_authors.ipynb #f0088963
 def row_shares(counts:pd.DataFrame) -> pd.DataFrame:
     "Each row of a confusion matrix as shares of its total (NaN for a row without generations)."
     return counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0)
 
-# %% ../nbs/95_authors.ipynb #46587b26
+# %% ../nbs/95_authors.ipynb #62f2d72b
 def author_verdict(counts:pd.DataFrame, # from `confusion_counts`
                    validation:dict, # from `validate_author_judge`
                    min_balanced_accuracy:float=0.8, # the bar the validation must reach
@@ -203,12 +214,12 @@ def author_verdict(counts:pd.DataFrame, # from `confusion_counts`
     return {'given': True, 'own_author': own, 'judged': n, 'share': own / n, 'chance': 1 / k,
             'p_value': float(binomtest(own, n, 1 / k, alternative='greater').pvalue)}
 
-# %% ../nbs/95_authors.ipynb #923d3be1
+# %% ../nbs/95_authors.ipynb #bf8f2070
 def author_labels(n:int) -> list[str]:
     "Short labels of the authors in table order: A1, A2, …"
     return [f'A{i+1}' for i in range(n)]
 
-# %% ../nbs/95_authors.ipynb #45140fb8
+# %% ../nbs/95_authors.ipynb #922fe197
 def confusion_table(counts:pd.DataFrame) -> pd.DataFrame:
     "The confusion matrix as a table: label, account, a count column per judged author (by label), and the row total."
     labels = author_labels(len(counts))
@@ -217,7 +228,7 @@ def confusion_table(counts:pd.DataFrame) -> pd.DataFrame:
     table['judged'] = counts.sum(axis=1).to_numpy()
     return table
 
-# %% ../nbs/95_authors.ipynb #fdb9e9c1
+# %% ../nbs/95_authors.ipynb #a855064e
 def confusion_markdown(counts:pd.DataFrame) -> list[str]:
     "The confusion matrix as Markdown lines, each cell `count (row share)`."
     labels, shares = author_labels(len(counts)), row_shares(counts).to_numpy()
@@ -227,7 +238,7 @@ def confusion_markdown(counts:pd.DataFrame) -> list[str]:
         lines.append(f"| {labels[i]} {name.replace('|', '/')} | " + ' | '.join(cells) + f' | {int(row.sum())} |')
     return lines
 
-# %% ../nbs/95_authors.ipynb #f1b0d1e1
+# %% ../nbs/95_authors.ipynb #b20bef8d
 def plot_confusion(counts:pd.DataFrame) -> 'Figure':
     "Heatmap of a confusion matrix's row shares, annotated with the counts; authors labelled A1, A2, …"
     import seaborn as sns
@@ -239,7 +250,7 @@ def plot_confusion(counts:pd.DataFrame) -> 'Figure':
     ax.set(xlabel='judged as written by', ylabel="adapter of", title='Which author does each adapter write like?')
     return fig
 
-# %% ../nbs/95_authors.ipynb #062e3021
+# %% ../nbs/95_authors.ipynb #dcb61a49
 def account_texts(account_dir, # an account's folder: data/ from the split, eval/ from 02_eval
                  ) -> dict:
     "An account's training articles, held-out articles (val and test) and its adapter's generations (from eval)."
@@ -249,7 +260,7 @@ def account_texts(account_dir, # an account's folder: data/ from the split, eval
     return {'train': arts('train'), 'heldout': arts('val') + arts('test'),
             'generations': [r.get('adapter') or '' for r in read_jsonl(gens)] if gens.is_file() else []}
 
-# %% ../nbs/95_authors.ipynb #22023b07
+# %% ../nbs/95_authors.ipynb #8cdbabb4
 def write_comparison(out_dir:Path, # the comparison's folder (`authors/` of the run)
                      counts:pd.DataFrame, summary:dict) -> dict:
     "Write the confusion table (CSV and Markdown), its figure and `authors.json`; returns the summary with the files."
@@ -262,7 +273,7 @@ def write_comparison(out_dir:Path, # the comparison's folder (`authors/` of the 
     write_json(Path(out_dir)/'authors.json', summary)
     return summary
 
-# %% ../nbs/95_authors.ipynb #6d323bb4
+# %% ../nbs/95_authors.ipynb #6ec9d74c
 def compare_authors(accounts:list[dict], # each with 'name', 'folder' and 'dir' (from `split_by_account`), optionally 'state'
                     out_dir, # where authors.json, tables/ and figures/ go
                     cfg:AuthorsConfig|dict|None=None, # judge settings
@@ -282,19 +293,19 @@ def compare_authors(accounts:list[dict], # each with 'name', 'folder' and 'dir' 
                'verdict': author_verdict(counts, validation, cfg.min_balanced_accuracy)}
     return write_comparison(Path(out_dir), counts, summary)
 
-# %% ../nbs/95_authors.ipynb #1eea45cc
+# %% ../nbs/95_authors.ipynb #e761eb1a
 def confusion_frame(summary:dict) -> pd.DataFrame:
     "The confusion counts of `authors.json` as a labelled DataFrame."
     names = [a['name'] for a in summary.get('accounts', [])]
     return pd.DataFrame(summary.get('confusion') or np.zeros((len(names),) * 2, dtype=int), index=names, columns=names)
 
-# %% ../nbs/95_authors.ipynb #217a68bd
+# %% ../nbs/95_authors.ipynb #bcf00882
 def author_judge_lines(summary:dict) -> list[str]:
     "Report lines: the multi-author judge's validation, then its verdict or why there is none."
     val, verdict, fmt = summary.get('validation', {}), summary.get('verdict', {}), lambda x: '—' if x is None else f'{x:.2f}'
     ci = val.get('ci95') or [None, None]
     lines = [f"- multi-author judge (character n-grams and function words, trained on each account's training articles): balanced accuracy "
-             f"{fmt(val.get('balanced_accuracy'))} (95% CI [{fmt(ci[0])}, {fmt(ci[1])}]; chance {fmt(val.get('chance'))}) on "
+             f"{fmt(val.get('balanced_accuracy'))} (95% CI [{fmt(ci[0])}, {fmt(ci[1])}]; chance {fmt(val.get('chance'))}), macro AUC {fmt(val.get('auc'))}, on "
              f"{sum((val.get('n_segments') or {}).values())} held-out segments of {val.get('n_authors', 0)} accounts"]
     if verdict.get('given'):
         return lines + [f"- verdict: the judge attributes {verdict['own_author']} of {verdict['judged']} adapter generations "
@@ -303,7 +314,7 @@ def author_judge_lines(summary:dict) -> list[str]:
     return lines + [f"- **no verdict**: {verdict.get('reason', 'no comparison was made')}. The matrix below is shown for inspection only; "
                     'do not read it as evidence that an adapter writes like its author.']
 
-# %% ../nbs/95_authors.ipynb #2df28022
+# %% ../nbs/95_authors.ipynb #ba549808
 def authors_markdown(summary:dict, # authors.json
                      folder:str='authors', # the comparison's folder, relative to the run folder
                      accounts_dir:str='accounts', # the accounts' folders, relative to the run folder
