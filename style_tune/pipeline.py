@@ -16,8 +16,9 @@ __all__ = ['STAGES', 'CONFIG_PARAM', 'MODEL_KEYS', 'REPORTED_MANIFEST_KEYS', 'RE
            'StageFailed', 'fingerprint', 'export_html', 'ipc_kernel_manager', 'run_stage', 'PollingThread',
            'ProgressWatcher', 'peak_rss_bytes', 'MemoryWatcher', 'StageOutput', 'read_stage_output', 'RunContents',
            'read_run', 'format_value', 'nested_value', 'report_title', 'report_stages', 'report_data', 'adapter_folder',
-           'report_training', 'report_evaluation', 'report_generations', 'report_next_steps', 'report_markdown',
-           'write_report', 'plan_run', 'run_one_stage', 'run_pipeline']
+           'report_training', 'report_evaluation', 'report_generations', 'report_next_steps', 'report_authors',
+           'report_markdown', 'write_report', 'plan_run', 'run_one_stage', 'run_stages', 'run_accounts', 'run_authors',
+           'run_pipeline']
 
 # %% ../nbs/04_pipeline.ipynb #4ff9eaed
 def _call(ref:str, *args, **kwargs):
@@ -83,11 +84,11 @@ def _absolute_paths(section:dict, base:Path) -> dict:
 # %% ../nbs/04_pipeline.ipynb #72424c81
 def load_params(path, # YAML parameters file
                 stages:list[Stage]=STAGES) -> dict:
-    "Read a pipeline parameters file: `run_name`, `seed` and one mapping per stage; relative paths become absolute."
+    "Read a pipeline parameters file: `run_name`, `seed`, `authors` and one mapping per stage; relative paths become absolute."
     p = Path(path)
     if not p.is_file(): raise ConfigError(f'parameters file not found: {p}')
     raw = load_yaml(p)
-    known = {'run_name', 'seed', 'description'} | {s.name for s in stages}
+    known = {'run_name', 'seed', 'description', 'authors'} | {s.name for s in stages}
     if bad := sorted(set(raw) - known): raise ConfigError(f"{p}: unknown section '{bad[0]}' (known: {', '.join(sorted(known))})")
     for s in stages:
         sec = raw.get(s.name) or {}
@@ -97,6 +98,9 @@ def load_params(path, # YAML parameters file
         sec = _absolute_paths(sec, Path.cwd())
         if 'seed' in raw and 'seed' not in sec: sec['seed'] = raw['seed']
         raw[s.name] = sec
+    if 'authors' in raw:  # one adapter per account (style_tune.authors); validated in `plan_run`
+        if not isinstance(auth := raw['authors'] or {}, dict): raise ConfigError(f"{p}: section 'authors' must be a mapping of key: value")
+        raw['authors'] = {'seed': raw['seed'], **auth} if 'seed' in raw else auth
     raw['run_name'] = check_run_name(str(raw.get('run_name') or p.stem), f'{p}: run_name')
     return raw
 
@@ -506,8 +510,16 @@ def report_next_steps(run:RunContents) -> list[str]:
             '`style-tune run <file>`: stages whose inputs did not change are skipped.', '',
             'Write with the adapter:', '', '```sh', f'style-tune generate --adapter {adapter} --prompt "写一段关于下雨天的随笔。"', '```', '']
 
+# %% ../nbs/04_pipeline.ipynb #9eaf5c90
+def report_authors(run:RunContents) -> list[str]:
+    "The multi-author section: each account's adapter and report, the judge's validation, its verdict and the confusion matrix."
+    try: summary = json.loads((run.run_dir/'authors'/'authors.json').read_text(encoding='utf-8'))
+    except (OSError, ValueError): return []
+    from style_tune.authors import authors_markdown
+    return authors_markdown(summary)
+
 # %% ../nbs/04_pipeline.ipynb #c60532a6
-REPORT_SECTIONS = [report_title, report_stages, report_data, report_training, report_evaluation, report_generations, report_next_steps]
+REPORT_SECTIONS = [report_title, report_stages, report_data, report_training, report_evaluation, report_generations, report_authors, report_next_steps]
 
 def report_markdown(run_dir:Path, # the run folder
                     state:dict, # the pipeline state (stage -> status, seconds, …)
@@ -549,6 +561,9 @@ def plan_run(params_file, # YAML parameters file
     names = [s.name for s in stages]
     if only and (bad := [o for o in only if o not in names]): raise ConfigError(f"unknown stage {bad[0]!r} in --only (stages: {', '.join(names)})")
     configs = {stage.name: stage_config(stage, params[stage.name]) for stage in stages}  # every section validated before anything runs
+    if 'authors' in params: configs['authors'] = dataclasses.asdict(_call('style_tune.authors:load_authors_config', params['authors']))
+    if configs.get('authors', {}).get('per_account') and stages[0].name != 'prep':
+        raise ConfigError("authors.per_account needs the prep stage first: each account's data is split from prep's dataset")
     return params, configs, (Path(runs_dir)/params['run_name']).absolute()
 
 # %% ../nbs/04_pipeline.ipynb #7b29c5f0
@@ -585,6 +600,77 @@ def run_one_stage(stage:Stage, # the stage to run
     write_json(run_dir/'pipeline_state.json', state)
     return seconds
 
+# %% ../nbs/04_pipeline.ipynb #e3ee1754
+def run_stages(stages:list[Stage], # the stages to run, in order
+               configs:dict, # stage name -> its full config
+               run_dir:Path, # the folder they write: the run folder, or an account's folder in it
+               nbs:Path, # folder holding the stage notebooks
+               upstream:str='', # fingerprint of what came before (see `fingerprint`)
+               only:list[str]|None=None, force:bool=False, log_output:bool=False, say=print, # as in `run_pipeline`
+               label:str='', # shown before each stage's name on the terminal (an account's name)
+              ) -> tuple[dict, str]:
+    "Run `stages` in order into `run_dir`, skipping those done with the same inputs; returns the state and the last fingerprint."
+    state_path = run_dir/'pipeline_state.json'
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    for stage in stages:
+        tag = f'{label}/{stage.name}' if label else stage.name
+        cfg_path = write_yaml(run_dir/'configs'/f'{stage.name}.yaml', configs[stage.name])
+        notebook_params = {CONFIG_PARAM: str(cfg_path), **{k: str(run_dir/v) for k, v in stage.wiring.items()}}
+        inputs = _call(stage.input_hash, configs[stage.name][stage.input_key]) if stage.input_hash else ''
+        stage_fingerprint = upstream = fingerprint(stage, configs[stage.name], upstream, nbs, inputs)
+        previous = state.get(stage.name, {})
+        if previous.get('status') == 'done' and previous.get('fingerprint') == stage_fingerprint and stage.is_done(run_dir) and not force:
+            say(f'[{tag}] up to date, skipped'); continue
+        if only and stage.name not in only:
+            raise StageFailed(f"stage '{tag}' is not done with the current inputs; run it too (add it to --only, or drop --only)")
+        say(f'[{tag}] running {stage.notebook} …')
+        seconds = run_one_stage(stage, notebook_params, run_dir, nbs, state, stage_fingerprint, log_output)
+        say(f"[{tag}] done in {_duration(seconds)}, peak memory {state[stage.name]['peak_rss_gb']} GB")
+    return state, upstream
+
+# %% ../nbs/04_pipeline.ipynb #2b6273b9
+def run_accounts(stages:list[Stage], # the stages each account runs (those after prep)
+                 configs:dict, params:dict, # the run's stage configs and parameters
+                 run_dir:Path, nbs:Path, # the run folder and the notebooks' folder
+                 upstream:str, # prep's fingerprint
+                 only=None, force=False, log_output=False, say=print) -> list[dict]:
+    "Split prep's dataset by account; run `stages` for each in `run_dir/accounts/<folder>`, with its own REPORT.md; returns those run."
+    from style_tune import authors
+    ran = []
+    for acc in authors.split_by_account(run_dir/'data', run_dir/'accounts'):
+        if not (acc['samples']['train'] and acc['samples']['test']):
+            say(f"[{acc['name']}] skipped: too few articles for a training and a test split {acc['articles']}"); continue
+        acc_upstream = sha256_bytes(dumps_json({'prep': upstream, 'account': acc['name'], 'split': authors.SPLIT_VERSION}).encode())
+        acc['state'], _ = run_stages(stages, authors.account_configs(configs, acc['dir']), acc['dir'], nbs, acc_upstream,
+                                     only, force, log_output, say, label=acc['name'])
+        acc_params = {**params, 'run_name': f"{params.get('run_name', run_dir.name)} · {acc['name']}"}
+        write_json(acc['dir']/'params.json', acc_params); write_report(acc['dir'], acc['state'], acc_params, stages)
+        ran.append(acc)
+    return ran
+
+# %% ../nbs/04_pipeline.ipynb #129f08ba
+def run_authors(stages:list[Stage], configs:dict, params:dict, # the pipeline's stages (prep first), configs and parameters
+                state:dict, # the run's state (prep's outcome)
+                run_dir:Path, nbs:Path, upstream:str, # the run folder, the notebooks' folder, prep's fingerprint
+                only=None, force=False, log_output=False, say=print) -> dict:
+    "The multi-author part of a run: every account's stages, the comparison of their adapters, the run's REPORT.md; returns the state."
+    from style_tune import authors
+    t0 = time.time()
+    accounts = run_accounts(stages[1:], configs, params, run_dir, nbs, upstream, only, force, log_output, say)
+    if len(accounts) >= 2:
+        verdict = authors.compare_authors(accounts, run_dir/'authors', configs['authors'])['verdict']
+        say(f"[authors] {len(accounts)} adapters compared: " + (f"{verdict['own_author']} of {verdict['judged']} generations judged "
+            "their own author's" if verdict['given'] else f"no verdict ({verdict['reason']})"))
+    else:
+        shutil.rmtree(run_dir/'authors', ignore_errors=True)
+        say('[authors] fewer than two accounts have enough articles: nothing to compare')
+    state['authors'] = {'status': 'done' if len(accounts) >= 2 else 'skipped', 'accounts': {a['folder']: a['name'] for a in accounts},
+                        'seconds': round(time.time() - t0, 1)}
+    write_json(run_dir/'pipeline_state.json', state)
+    sections = [s for s in REPORT_SECTIONS if s is not report_next_steps]  # each account's own REPORT.md says how to write with its adapter
+    say(f"report: {atomic_write(run_dir/'REPORT.md', report_markdown(run_dir, state, params, stages[:1], sections))}")
+    return state
+
 # %% ../nbs/04_pipeline.ipynb #ee49f7b6
 def run_pipeline(params_file, # YAML parameters file
                  runs_dir='outputs/runs', # where run folders go
@@ -602,21 +688,10 @@ def run_pipeline(params_file, # YAML parameters file
     preflight(configs, run_dir, stages)
     run_dir = private_dir(run_dir).resolve()
     write_json(run_dir/'params.json', params)
-    state_path = run_dir/'pipeline_state.json'
-    state = json.loads(state_path.read_text()) if state_path.exists() else {}
-    upstream = ''
-    for stage in stages:
-        cfg_path = write_yaml(run_dir/'configs'/f'{stage.name}.yaml', configs[stage.name])
-        notebook_params = {CONFIG_PARAM: str(cfg_path), **{k: str(run_dir/v) for k, v in stage.wiring.items()}}
-        inputs = _call(stage.input_hash, configs[stage.name][stage.input_key]) if stage.input_hash else ''
-        stage_fingerprint = upstream = fingerprint(stage, configs[stage.name], upstream, nbs, inputs)
-        previous = state.get(stage.name, {})
-        if previous.get('status') == 'done' and previous.get('fingerprint') == stage_fingerprint and stage.is_done(run_dir) and not force:
-            say(f'[{stage.name}] up to date, skipped'); continue
-        if only and stage.name not in only:
-            raise StageFailed(f"stage '{stage.name}' is not done with the current inputs; run it too (add it to --only, or drop --only)")
-        say(f'[{stage.name}] running {stage.notebook} …')
-        seconds = run_one_stage(stage, notebook_params, run_dir, nbs, state, stage_fingerprint, log_output)
-        say(f"[{stage.name}] done in {_duration(seconds)}, peak memory {state[stage.name]['peak_rss_gb']} GB")
+    per_account = configs.get('authors', {}).get('per_account', False)
+    state, upstream = run_stages(stages[:1] if per_account else stages, configs, run_dir, nbs, '', only, force, log_output, say)
+    if per_account and len(_call('style_tune.authors:dataset_accounts', run_dir/'data')) > 1:
+        return run_authors(stages, configs, params, state, run_dir, nbs, upstream, only, force, log_output, say)
+    if per_account: state, _ = run_stages(stages[1:], configs, run_dir, nbs, upstream, only, force, log_output, say)  # one account: as always
     say(f"report: {write_report(run_dir, state, params, stages)}")
     return state
