@@ -112,12 +112,12 @@ def embedded_gguf_path(name='embedded', # 'embedded' or 'embedded:NAME'
     Path(workdir).mkdir(parents=True, exist_ok=True)
     return Path(importlib.import_module(spec.packages[0]).assemble(Path(workdir)/spec.gguf))  # checks the file's sha256
 
+# %% ../nbs/91_models.ipynb #5f8f53c2
 def _chat_template(name:str) -> str:
     "A chat template trl keeps, by name (e.g. 'gemma3': the template of the Gemma 3 instruction-tuned models)."
     from trl import chat_template_utils
     return getattr(chat_template_utils, f'{name}_chat_template')
 
-# %% ../nbs/91_models.ipynb #5f8f53c2
 def convert_gguf(gguf_file, # a GGUF model file
                  out_dir, # folder to write the safetensors checkpoint and tokenizer to
                  spec:EmbeddedModel|None=None, # what the conversion adds: chat template, end-of-turn token, notice
