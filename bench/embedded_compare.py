@@ -9,7 +9,7 @@ For each model, with the library's own stages: prep the backup with that model's
   cannot know the recipe's `max_steps`, so the learning rate is constant after warm-up (`--lr-scheduler` to change);
 - held-out perplexity per character, base vs adapter: exp(sum of NLL over tokens / characters), and their ratio
   (per token would favour the tokenizer that spends more tokens on the same text);
-- loss-bearing tokens per second of training (wall and CPU), and optionally (`--judge`) the evaluation's judge.
+- loss-bearing tokens per second of training (wall and CPU; per CPU-second also in characters), and optionally (`--judge`) the evaluation's judge.
 Prints a markdown table, then one JSON line.
 
     nice -n 19 python bench/embedded_compare.py --budget 120 --max-articles 4          # a smoke run, minutes
@@ -96,7 +96,7 @@ def run_model(name: str, backup: Path, secs: dict, a, out: Path) -> dict:
     row['ratio'] = row['ppl_char_adapter'] / row['ppl_char_base']
     row['tokens_per_s'] = row['train_tokens'] / clock.wall if clock.wall else float('nan')
     row['tokens_per_cpu_s'] = row['train_tokens'] / clock.cpu if clock.cpu else float('nan')
-    row['chars_per_s'] = row['tokens_per_s'] / row['tokens_per_char']  # loss-bearing text per second, in characters
+    row['chars_per_cpu_s'] = row['tokens_per_cpu_s'] / row['tokens_per_char']  # loss-bearing text per CPU-second, in characters (at the held-out text's tokens per character)
     if a.judge: row['judge'] = judge(Path(manifest['adapter_dir']), work, secs['eval'], a)
     del model
     return row
@@ -118,12 +118,12 @@ def judge(adapter: Path, work: Path, ev: dict, a) -> str:
 def table(rows: list[dict], a) -> str:
     "The comparison as a markdown table."
     head = ['model', 'tokens/char', 'bits/char (base)', 'ppl/char base', 'ppl/char LoRA', 'ratio', f'steps in {a.budget:g} {a.clock}-s',
-            'loss tokens/s (wall)', 'loss tokens/CPU-s', 'loss chars/s'] + (['judge: LoRA preferred'] if a.judge else [])
+            'loss tokens/s (wall)', 'loss tokens/CPU-s', 'loss chars/CPU-s'] + (['judge: LoRA preferred'] if a.judge else [])
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
         cells = [r['model'], f"{r['tokens_per_char']:.2f}", f"{r['bits_per_char_base']:.3f}", f"{r['ppl_char_base']:.3f}",
                  f"{r['ppl_char_adapter']:.3f}", f"{r['ratio']:.3f}", str(r['steps']), f"{r['tokens_per_s']:.1f}",
-                 f"{r['tokens_per_cpu_s']:.1f}", f"{r['chars_per_s']:.1f}"] + ([r.get('judge', '')] if a.judge else [])
+                 f"{r['tokens_per_cpu_s']:.1f}", f"{r['chars_per_cpu_s']:.1f}"] + ([r.get('judge', '')] if a.judge else [])
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
