@@ -146,8 +146,11 @@ def main(argv=None):
     backup = backup_folder(a.backup)
     import torch
     if a.threads: torch.set_num_threads(a.threads)
+    from style_tune.core import ConfigError
     from style_tune.models import embedded_model
-    for m in a.models: embedded_model(m)  # a missing package is one line with its pip command, before any work
+    try:
+        for m in a.models: embedded_model(m)  # an unknown name or a missing package: one line (with the pip command), before any work
+    except ConfigError as e: sys.exit(str(e))
     secs = sections(a.params)
     with tempfile.TemporaryDirectory(prefix='embedded_compare.') as tmp:
         out = a.out or Path(tmp)
