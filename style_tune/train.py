@@ -684,6 +684,8 @@ def _save_final(trainer, dest:Path, full:bool,
                                f"state dict type must be FULL_STATE_DICT); {dest} was left as it was")
         for f in stage.iterdir():
             if f.suffix in ('.bin', '.pt', '.pth', '.pkl'): f.unlink()  # training_args.bin is a pickle: not shipped
+        from style_tune.models import add_licence_notice  # the model card (README.md) and a NOTICE name the base model's terms (Gemma's)
+        add_licence_notice(stage, getattr(getattr(trainer.model, 'config', None), 'model_type', None))
         if manifest is not None:
             manifest = {**manifest, 'weights_sha256': weights_sha256(stage)}
             write_json(stage/'run_manifest.json', manifest)
