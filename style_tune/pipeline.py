@@ -74,7 +74,7 @@ def _absolute_paths(section:dict, base:Path) -> dict:
     "Make the section's path values absolute (relative to `base`); model names such as 'tiny' stay as they are."
     out = {}
     for k, v in section.items():
-        if isinstance(v, str) and v not in ('tiny', 'embedded'):
+        if isinstance(v, str) and v not in ('tiny', 'embedded') and not v.startswith('embedded:'):
             if v.startswith('~'): v = str(Path(v).expanduser())
             if not Path(v).is_absolute() and (_PATH_KEYS.search(k) or v.startswith(('./', '../')) or (base/v).exists()):
                 v = str((base/v).resolve())
@@ -165,10 +165,12 @@ def _hub_offline() -> bool:
 # %% ../nbs/04_pipeline.ipynb #6fba06e7
 def check_model(name, where:str) -> str:
     "A model name that resolves here: 'tiny', 'embedded', a local folder, a cached hub id or (online) a hub id."
-    from style_tune.models import embedded_gguf_path
+    from style_tune.models import embedded_name, embedded_model
     name = str(name)
     if name == 'tiny': return name
-    if name == 'embedded': embedded_gguf_path(); return name
+    try:
+        if embedded_name(name): embedded_model(name); return name  # 'embedded' or 'embedded:<name>': its package is installed
+    except ConfigError as e: raise ConfigError(f'{where}: {e}') from None
     p = Path(name).expanduser()
     if p.is_dir():
         if not (p/'config.json').is_file(): raise ConfigError(f'{where}: model folder {p} has no config.json')
@@ -236,6 +238,8 @@ class StageFailed(RuntimeError):
 
 def fingerprint(stage:Stage, params:dict, upstream:str, nbs:Path, inputs:str='') -> str:
     "Hash of what decides a stage's outputs: its notebook, its parameters, its outside inputs and the stages before it."
+    from style_tune.models import pinned_model_name
+    params = {k: pinned_model_name(v) if v == 'embedded' else v for k, v in params.items()}  # a new default model reruns
     return sha256_bytes(dumps_json({'nb': sha256_file(nbs/stage.notebook), 'params': params, 'up': upstream, 'in': inputs}).encode())
 
 # %% ../nbs/04_pipeline.ipynb #cf419cf2

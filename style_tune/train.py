@@ -12,7 +12,7 @@ from .core import (ConfigError, validate_config, load_yaml, read_jsonl, write_js
                              sha256_file, sha256_bytes, dumps_json, pick_device, seed_everything, private_dir,
                              replace_folder)
 from .models import (resolve_model, load_model_and_tokenizer, quantization_config, model_config, load_model,
-                               package_versions, run_environment)
+                               package_versions, run_environment, pinned_model_name)
 _all_ = ['package_versions']  # defined in style_tune.models since every stage records the same versions
 
 # %% auto #0
@@ -784,7 +784,7 @@ def train_manifest(cfg:TrainConfig, trainer, info:dict, # the run's configuratio
     st, before = trainer.state, trainer.tokens_before
     train_losses = [h['loss'] for h in st.log_history if 'loss' in h]
     return {
-        'stage': 'train', 'base_model': cfg.model, 'base_model_path': str(info['model_path']),
+        'stage': 'train', 'base_model': pinned_model_name(cfg.model), 'base_model_path': str(info['model_path']),
         'method': cfg.method, 'adapter_dir': str(dest), 'system_prompt': system_prompt_of(cfg.data_dir, read_jsonl(info['train_path'])[:3]),
         'data_dir': str(Path(cfg.data_dir).resolve()), 'train_file': str(info['train_path']),
         'val_file': str(info['val_path']) if info['val_path'] else None, 'dataset_hashes': dataset_hashes,
