@@ -21,8 +21,8 @@ __all__ = ['MAX_FILE_BYTES', 'PII_PATTERNS', 'DEFAULT_PROMPTS', 'TASKS', 'PREP_A
            'article_paragraphs', 'drop_repeated_quotes', 'line_key', 'is_decoration', 'find_boilerplate', 'replace_pii',
            'find_duplicates', 'split_sentences', 'TokenCounter', 'chunk_paragraphs', 'load_prompts',
            'continuation_pair', 'copy_coverage', 'plain_words', 'is_content_word', 'outline', 'strip_voice_marks',
-           'neutralize_rules', 'telegraphic_notes', 'neutralize_with_model', 'make_samples', 'split_articles',
-           'PrepConfig', 'load_prep_config', 'load_counter', 'strip_lines', 'remove_boilerplate',
+           'neutralize_rules', 'telegraphic_notes', 'content_word_recall', 'neutralize_with_model', 'make_samples',
+           'split_articles', 'PrepConfig', 'load_prep_config', 'load_counter', 'strip_lines', 'remove_boilerplate',
            'keep_articles_with_text', 'drop_duplicate_articles', 'clean_articles', 'backup_content_hash',
            'prep_prompts', 'chunk_articles', 'model_paraphrases', 'build_samples', 'token_counts', 'task_counts',
            'article_counts', 'sample_counts', 'cleaning_counts', 'run_config', 'write_dataset', 'verify_dataset',
@@ -658,6 +658,13 @@ def telegraphic_notes(text:str, # a chunk of the author's text
         if lines := [l for l in lines if l]: paras.append('\n'.join(lines))
     return '\n\n'.join(paras)
 
+# %% ../nbs/00_prep.ipynb #5e5ede17
+def content_word_recall(paraphrase:str, # a plain version of `text`, e.g. by a model
+                        text:str) -> float:
+    "Share of the text's distinct content words (two characters or more) that the paraphrase still holds: does it say the same thing?"
+    words = {w for w, f in plain_words(text) if is_content_word(w, f) and len(w) >= 2}
+    return sum(w in paraphrase for w in words) / len(words) if words else 1.0
+
 # %% ../nbs/00_prep.ipynb #f514d7d6
 def _bars_off(progress:bool=True) -> bool:
     "Should progress bars stay hidden (config `progress` off, or a pipeline run, which shows its own)?"
@@ -671,9 +678,10 @@ def neutralize_with_model(texts:list[str], # chunks to paraphrase
                           max_new_tokens:int|None=None, # default: 1.5× the longest text's tokens
                           prompt:str='请用平实、中性的书面语复述下面这段话，保留全部意思，去掉口语、语气词和个人风格，只输出复述：\n\n{text}',
                           max_copy_coverage:float=1.0, # a paraphrase holding more of its text than this (`copy_coverage`) is rebuilt
+                          min_word_recall:float=0.5, # a paraphrase keeping fewer of the text's content words is rebuilt
                           tally:Counter|None=None, # counts the paraphrases rebuilt from notes, by reason
                          ) -> list[str]:
-    "Plain paraphrases of `texts` by a base model, batched and cached; an empty, unchanged or copying one is rebuilt from `telegraphic_notes`."
+    "Plain paraphrases of `texts` by a base model, batched and cached; an empty, unchanged, copying or unfaithful one is rebuilt from `telegraphic_notes`."
     import torch
     from style_tune.models import load_model_and_tokenizer
     cache = {}
@@ -697,7 +705,8 @@ def neutralize_with_model(texts:list[str], # chunks to paraphrase
     res, tally = [], Counter() if tally is None else tally
     for t in texts:
         p = cache[key(t)]
-        why = 'empty or unchanged' if _squash(p) in ('', _squash(t)) else 'copies the text' if copy_coverage(p, t) > max_copy_coverage else None
+        why = ('empty or unchanged' if _squash(p) in ('', _squash(t)) else 'copies the text' if copy_coverage(p, t) > max_copy_coverage
+               else "keeps too few of the text's words" if content_word_recall(p, t) < min_word_recall else None)
         if why: tally[f'rewrite: model paraphrase {why}, rebuilt from notes'] += 1
         res.append(telegraphic_notes(t) if why else p)
     return res
