@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_prep.ipynb #44e90cdb
 from __future__ import annotations
-import os, re, json, math, html, random, hashlib, argparse, unicodedata, dataclasses, datetime as dt
+import os, re, json, math, html, random, hashlib, argparse, functools, unicodedata, dataclasses, datetime as dt
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from collections import Counter, defaultdict
@@ -20,12 +20,14 @@ __all__ = ['MAX_FILE_BYTES', 'PII_PATTERNS', 'DEFAULT_PROMPTS', 'TASKS', 'PREP_A
            'looks_like_html', 'find_articles', 'Para', 'tidy_text', 'html_to_paragraphs', 'markdown_to_paragraphs',
            'article_paragraphs', 'drop_repeated_quotes', 'line_key', 'is_decoration', 'find_boilerplate', 'replace_pii',
            'find_duplicates', 'split_sentences', 'TokenCounter', 'chunk_paragraphs', 'load_prompts',
-           'continuation_pair', 'outline', 'neutralize_rules', 'neutralize_with_model', 'make_samples',
+           'continuation_pair', 'copy_coverage', 'plain_words', 'is_content_word', 'outline', 'strip_voice_marks',
+           'neutralize_rules', 'telegraphic_notes', 'content_word_recall', 'neutralize_with_model', 'make_samples',
            'split_articles', 'PrepConfig', 'load_prep_config', 'load_counter', 'strip_lines', 'remove_boilerplate',
            'keep_articles_with_text', 'drop_duplicate_articles', 'clean_articles', 'backup_content_hash',
-           'prep_prompts', 'chunk_articles', 'model_paraphrases', 'build_samples', 'token_counts', 'article_counts',
-           'sample_counts', 'cleaning_counts', 'run_config', 'write_dataset', 'verify_dataset', 'prep_summary',
-           'run_prep', 'build_dataset', 'check_dataset', 'parse_prep_args', 'prep_cli', 'main', 'plot_dataset']
+           'prep_prompts', 'chunk_articles', 'model_paraphrases', 'build_samples', 'token_counts', 'task_counts',
+           'article_counts', 'sample_counts', 'cleaning_counts', 'run_config', 'write_dataset', 'verify_dataset',
+           'prep_summary', 'task_summary', 'run_prep', 'build_dataset', 'check_dataset', 'parse_prep_args', 'prep_cli',
+           'main', 'plot_dataset']
 
 # %% ../nbs/00_prep.ipynb #5f424e5b
 @dataclass
@@ -436,6 +438,12 @@ class TokenCounter:
         if self.tok is None: return len(text)
         if text not in self.cache: self.cache[text] = len(self.tok(text, add_special_tokens=False)['input_ids'])
         return self.cache[text]
+    def sample(self, record:dict) -> int:
+        "Tokens of a whole sample as training reads it: its chat-template text (its messages' texts without one), or its `text`."
+        if 'text' in record: return self(record['text'])
+        if self.tok is not None and getattr(self.tok, 'chat_template', None):
+            return self(self.tok.apply_chat_template(record['messages'], tokenize=False))
+        return sum(self(m['content']) for m in record['messages'])
     def split(self, text:str, max_tokens:int) -> list[str]:
         "Cut `text` into pieces of at most `max_tokens` tokens at character boundaries."
         if self.tok is None: return [text[i:i+max_tokens] for i in range(0, len(text), max_tokens)]
@@ -491,8 +499,8 @@ def chunk_paragraphs(paras:list[str], # an article's cleaned paragraphs
 DEFAULT_PROMPTS = {
     'system': '你是一位公众号作者。请始终用你自己一贯的文风、语气和用词习惯写作。',
     'continue': '请接着下面这段文字往下写，保持同样的文风：\n\n{context}',
-    'expand': '请根据下面的提纲写一段文章。\n标题：{title}\n关键词：{keywords}\n要点：\n{points}',
-    'rewrite': '请把下面这段平实的文字改写成你自己的文风，意思不变：\n\n{plain}',
+    'expand': '请根据下面的提纲写一段文章。\n标题：{title}\n关键词：{keywords}\n要点（每行是一句话里的几个关键词）：\n{points}',
+    'rewrite': '下面是一段文字的要点：逐句记下的实词（每行一句），或一段平实的复述。请用你自己的文风把它写成完整的文字，补上语气和衔接，意思不变：\n\n{plain}',
 }
 TASKS = ('continue', 'expand', 'rewrite')
 
@@ -532,45 +540,130 @@ def continuation_pair(chunks:list[str], i:int, count:TokenCounter, context_token
         acc += count(units[k][1]); k += 1
     return _join_units(units[:k]), _join_units(units[k:])
 
+# %% ../nbs/00_prep.ipynb #d9f16e66
+def _word_chars(text:str) -> str:
+    "`text` with only its letters, digits and ideographs: spacing and punctuation are not writing."
+    return ''.join(c for c in text if c.isalnum())
+
+def copy_coverage(prompt:str, # what the model reads (the user turn)
+                  target:str, # what it must write (the assistant turn)
+                  n:int=8, # n-gram length in characters
+                 ) -> float:
+    "Share of the target's character `n`-grams (letters, digits, ideographs) that already stand in the prompt."
+    p, t = _word_chars(prompt), _word_chars(target)
+    if len(t) < n: return float(bool(t) and t in p)
+    seen = {p[i:i+n] for i in range(len(p) - n + 1)}
+    return sum(t[i:i+n] in seen for i in range(len(t) - n + 1)) / (len(t) - n + 1)
+
+# %% ../nbs/00_prep.ipynb #6e16e78f
+_CJK = '\u4e00-\u9fff'
+_COLLOQUIAL = {'巴适': '舒服', '安逸': '舒服', '晓得': '知道', '啥子': '什么', '啥': '什么', '咋': '怎么', '木有': '没有',
+               '神马': '什么', '酱紫': '这样', '肿么': '怎么', '咱们': '我们', '俺': '我', '蛮': '很', '超级': '很'}
+_FILLERS = {'说实话', '不得不说', '话说回来', '话说', '其实', '真的', '就是说', '反正', '简直', '居然', '竟然', '总之', '大概', '有点儿', '有点', '好像'}
+
+@functools.cache
+def _segmenter():
+    "jieba's part-of-speech tokenizer on a private dictionary that holds the slang words and fillers as words."
+    import jieba, jieba.posseg, logging
+    jieba.setLogLevel(logging.WARNING)
+    tok = jieba.Tokenizer()
+    for w in sorted(_COLLOQUIAL): tok.add_word(w, tag='l')
+    for w in sorted(_FILLERS): tok.add_word(w, tag='d')
+    return jieba.posseg.POSTokenizer(tok)
+
+# %% ../nbs/00_prep.ipynb #668577e3
+def plain_words(text:str) -> list[tuple[str, str]]:
+    "jieba's (word, part of speech) pairs of `text`, with dialect and slang words made standard and fillers dropped."
+    seg = _segmenter()
+    return [(_COLLOQUIAL[w], seg.word_tag_tab.get(_COLLOQUIAL[w], f)) if w in _COLLOQUIAL else (w, f)
+            for w, f in seg.cut(text) if w not in _FILLERS]
+
+# %% ../nbs/00_prep.ipynb #e6d61498
+_CONTENT_POS = ('n', 'v', 'a', 'm', 't', 's', 'f', 'i', 'l', 'j', 'eng', 'b', 'z', 'g')  # nouns, names, verbs, adjectives, numbers, times, places, idioms...
+_NOT_CONTENT_POS = {'vshi', 'ad', 'zg'}  # 是, adverbial adjectives, stray one-character morphemes (很, 啊)
+_KEPT_WORDS = {'不', '没', '没有', '别', '未', '无', '非', '不要', '不用', '莫',  # negations carry meaning
+               '我', '你', '您', '他', '她', '它', '我们', '你们', '他们', '她们', '它们', '自己', '大家', '别人'}  # and who does what
+
+def is_content_word(word:str, pos:str) -> bool:
+    "Does a word carry content (noun, verb, adjective, number, name, idiom, negation, personal pronoun) rather than voice or grammar?"
+    if word in _KEPT_WORDS: return True
+    return pos.startswith(_CONTENT_POS) and pos not in _NOT_CONTENT_POS and any(c.isalnum() for c in word)
+
 # %% ../nbs/00_prep.ipynb #bb7476d5
+def _point(sentence:str, n_words:int) -> str:
+    "The `n_words` weightiest words of a sentence (jieba's TF-IDF), in the order they come in it."
+    import jieba.analyse
+    return '、'.join(sorted(jieba.analyse.extract_tags(sentence, topK=n_words), key=sentence.find))
+
 def outline(chunk:str, # the text to outline
-            n_keywords:int=8, n_points:int=3, point_chars:int=40) -> tuple[str, str]:
-    "(keywords, points) outlining `chunk` with jieba's TF-IDF keywords and the openings of its most keyword-dense sentences."
-    import jieba, jieba.analyse, logging
+            n_keywords:int=8, # keywords of the whole text
+            n_points:int=3, # key sentences outlined
+            point_words:int=5, # words kept of each key sentence
+           ) -> tuple[str, str]:
+    "(keywords, points) outlining `chunk`: jieba's TF-IDF keywords, and the weightiest words of its most keyword-dense sentences."
+    import jieba.analyse, logging
     jieba.setLogLevel(logging.WARNING)
     tags = jieba.analyse.extract_tags(chunk, topK=n_keywords, withWeight=True)
     weight = dict(tags)
     sents = [s.strip() for p in chunk.split('\n\n') for s in split_sentences(p) if s.strip()]
     scored = sorted(range(len(sents)), key=lambda i: -sum(w for k, w in weight.items() if k in sents[i]))[:n_points]
-    # a point is the start of a key sentence (at most half of it), so the outline never spells out the answer
-    points = '\n'.join(f'- {sents[i][:min(point_chars, max(1, len(sents[i]) // 2))]}…' for i in sorted(scored))
-    return '、'.join(k for k, _ in tags), points
+    points = [p for p in (_point(sents[i], point_words) for i in sorted(scored)) if p]
+    return '、'.join(k for k, _ in tags), '\n'.join(f'- {p}' for p in points)
 
 # %% ../nbs/00_prep.ipynb #919694c4
-_CJK = '\u4e00-\u9fff'
-_COLLOQUIAL = {'巴适': '舒服', '安逸': '舒服', '晓得': '知道', '啥子': '什么', '啥': '什么', '咋': '怎么', '木有': '没有',
-               '神马': '什么', '酱紫': '这样', '肿么': '怎么', '咱们': '我们', '俺': '我', '蛮': '很', '贼': '很', '超级': '很'}
-_FILLERS = ['说实话', '不得不说', '话说回来', '话说', '其实', '真的', '就是说', '反正', '简直', '居然', '竟然', '总之', '大概', '有点儿', '有点', '好像']
-_NEUTRAL_RULES = [
+_VOICE_MARKS = [  # marks of voice that never sit inside a word
     (re.compile(r'[（(][^（）()]{0,12}[）)]'), ''),                             # asides: （笑） (hhh)
-    (re.compile(r'哈{2,}|呵{2,}|嘿{2,}|嘻{2,}|2333+|h{3,}|H{3,}|orz|QAQ|233'), ''),  # laughter, net slang
+    (re.compile(r'哈{2,}|呵{2,}|嘿{2,}|嘻{2,}|(?<![0-9])233+(?![0-9])|h{3,}|H{3,}|orz|QAQ'), ''),  # laughter, net slang
     (re.compile('[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]'), ''),            # emoji and dingbats
-    (re.compile(r'\.{3,}|…+|～+|~+'), '。'),
-    (re.compile(r'[！!]+'), '。'), (re.compile(r'[？?]{2,}'), '？'),
-    (re.compile(rf'(?<=[{_CJK}])(?:啊|呀|呢|吧|嘛|啦|哇|咯|哦|噢|呗|么)(?=[，。？！,.?!\s]|$)'), ''),
-    (re.compile(rf'(?<=[{_CJK}])(?:非常|特别|十分|相当|挺|太|超)(?=[{_CJK}])'), ''),          # degree adverbs
-    (re.compile(rf'(?<=[{_CJK}，。])[ \u3000]+(?=[{_CJK}])'), '，'),                 # spaces written as pauses → comma
-    (re.compile(r'，{2,}|，。|。，'), '。'), (re.compile(r'。{2,}'), '。'),
+    (re.compile(r'\.{3,}|…+|～+|~+'), '。'), (re.compile(r'[！!]+'), '。'), (re.compile(r'[？?]{2,}'), '？'),
 ]
 
+def strip_voice_marks(text:str) -> str:
+    "`text` without asides, laughter, net slang and emoji; ellipses, tildes and exclamations made full stops."
+    for rx, repl in _VOICE_MARKS: text = rx.sub(repl, text)
+    return text
+
+# %% ../nbs/00_prep.ipynb #7828fcfc
+_PARTICLES = {'啊', '呀', '呢', '吧', '嘛', '啦', '哇', '咯', '哦', '噢', '呗', '么'}
+_DEGREE = {'非常', '特别', '十分', '相当', '挺', '太', '超'}
+
+def _drop_particles(text:str) -> str:
+    "`text` in plain words without sentence-final particles and degree adverbs, dropped as whole jieba words."
+    words, out = plain_words(text), []
+    for i, (w, _) in enumerate(words):
+        nxt = words[i+1][0] if i + 1 < len(words) else ''
+        if w in _PARTICLES and out and re.search(f'[{_CJK}]$', out[-1]) and not nxt[:1].isalnum(): continue
+        if w in _DEGREE and re.match(f'[{_CJK}]', nxt): continue
+        out.append(w)
+    return ''.join(out)
+
+# %% ../nbs/00_prep.ipynb #b1e7c7b9
 def neutralize_rules(text:str) -> str:
-    "A plain, style-neutral version of `text` by general rules of written Chinese (offline, CPU)."
-    for k, v in _COLLOQUIAL.items(): text = text.replace(k, v)
-    for f in _FILLERS: text = text.replace(f, '')
-    for rx, repl in _NEUTRAL_RULES: text = rx.sub(repl, text)
+    "A plain, style-neutral prose version of `text` by general rules of written Chinese (offline, CPU); no word is cut."
+    text = _drop_particles(strip_voice_marks(text))
+    text = re.sub(rf'(?<=[{_CJK}，。])[ \u3000]+(?=[{_CJK}])', '，', text)  # pauses written as spaces → comma
+    text = re.sub(r'。{2,}', '。', re.sub(r'，{2,}|，。|。，', '。', text))
     paras = [p.strip(' ，') for p in text.split('\n\n') if p.strip(' ，。')]
     # standard written Chinese closes every paragraph with punctuation
     return '\n\n'.join(p if re.search(r'[。！？!?”」』）):：；]$', p) else p + '。' for p in paras)
+
+# %% ../nbs/00_prep.ipynb #744b36e5
+def telegraphic_notes(text:str, # a chunk of the author's text
+                      sep:str='、', # between the words of a sentence
+                     ) -> str:
+    "Plain notes of `text`: one line per sentence with only its content words; paragraphs stay apart."
+    paras = []
+    for para in strip_voice_marks(text).split('\n\n'):
+        lines = [sep.join(w for w, f in plain_words(s) if is_content_word(w, f)) for s in split_sentences(para)]
+        if lines := [l for l in lines if l]: paras.append('\n'.join(lines))
+    return '\n\n'.join(paras)
+
+# %% ../nbs/00_prep.ipynb #5e5ede17
+def content_word_recall(paraphrase:str, # a plain version of `text`, e.g. by a model
+                        text:str) -> float:
+    "Share of the text's distinct content words (two characters or more) that the paraphrase still holds: does it say the same thing?"
+    words = {w for w, f in plain_words(text) if is_content_word(w, f) and len(w) >= 2}
+    return sum(w in paraphrase for w in words) / len(words) if words else 1.0
 
 # %% ../nbs/00_prep.ipynb #f514d7d6
 def _bars_off(progress:bool=True) -> bool:
@@ -584,8 +677,11 @@ def neutralize_with_model(texts:list[str], # chunks to paraphrase
                           batch_size:int=8, # generation batch size
                           max_new_tokens:int|None=None, # default: 1.5× the longest text's tokens
                           prompt:str='请用平实、中性的书面语复述下面这段话，保留全部意思，去掉口语、语气词和个人风格，只输出复述：\n\n{text}',
+                          max_copy_coverage:float=1.0, # a paraphrase holding more of its text than this (`copy_coverage`) is rebuilt
+                          min_word_recall:float=0.5, # a paraphrase keeping fewer of the text's content words is rebuilt
+                          tally:Counter|None=None, # counts the paraphrases rebuilt from notes, by reason
                          ) -> list[str]:
-    "Plain paraphrases of `texts` by a base model, batched and cached; a failed or unchanged paraphrase falls back to the rules."
+    "Plain paraphrases of `texts` by a base model, batched and cached; an empty, unchanged, copying or unfaithful one is rebuilt from `telegraphic_notes`."
     import torch
     from style_tune.models import load_model_and_tokenizer
     cache = {}
@@ -606,10 +702,13 @@ def neutralize_with_model(texts:list[str], # chunks to paraphrase
             for t, ids in zip(batch, out[:, enc['input_ids'].shape[1]:]):
                 cache[key(t)] = tok.decode(ids, skip_special_tokens=True).strip()
         if cache_path: write_jsonl(cache_path, [{'key': k, 'plain': v} for k, v in sorted(cache.items())])
-    res = []
+    res, tally = [], Counter() if tally is None else tally
     for t in texts:
         p = cache[key(t)]
-        res.append(p if p and p != t else neutralize_rules(t))
+        why = ('empty or unchanged' if _squash(p) in ('', _squash(t)) else 'copies the text' if copy_coverage(p, t) > max_copy_coverage
+               else "keeps too few of the text's words" if content_word_recall(p, t) < min_word_recall else None)
+        if why: tally[f'rewrite: model paraphrase {why}, rebuilt from notes'] += 1
+        res.append(telegraphic_notes(t) if why else p)
     return res
 
 # %% ../nbs/00_prep.ipynb #ec2be136
@@ -622,12 +721,15 @@ def make_samples(chunks:list[str], # an article's chunks
                  context_tokens:int=256,
                  mode:str='chat', # 'chat' for instruction samples, 'text' for raw text
                  tally:Counter|None=None, # counts samples that could not be built, by reason
+                 max_copy_coverage:float=0.35, # expand/rewrite samples whose prompt holds more of the answer are dropped
                 ) -> list[dict]:
-    "The SFT samples of one article."
+    "The SFT samples of one article; an expand or rewrite sample whose prompt already holds its answer is dropped and counted."
     tally = Counter() if tally is None else tally
     if mode == 'text': return [{'text': c, **meta, 'task': 'raw', 'chunk_index': i} for i, c in enumerate(chunks)]
     out = []
     def add(task, i, user, assistant):
+        if task != 'continue' and copy_coverage(user, assistant) > max_copy_coverage:
+            tally[f'{task}: prompt holds more than max_copy_coverage {max_copy_coverage} of the answer'] += 1; return
         out.append({'messages': [{'role': 'system', 'content': prompts['system']}, {'role': 'user', 'content': user},
                                  {'role': 'assistant', 'content': assistant}], **meta, 'task': task, 'chunk_index': i})
     for i, chunk in enumerate(chunks):
@@ -639,7 +741,7 @@ def make_samples(chunks:list[str], # an article's chunks
             kw, pts = outline(chunk)
             add('expand', i, prompts['expand'].format(title=meta['title'], keywords=kw, points=pts), chunk)
         if 'rewrite' in tasks:
-            p = plain[i] if plain else neutralize_rules(chunk)
+            p = plain[i] if plain else telegraphic_notes(chunk)
             if _squash(p) and _squash(p) != _squash(chunk): add('rewrite', i, prompts['rewrite'].format(plain=p, title=meta['title']), chunk)
             else: tally['rewrite: neutraliser left the text unchanged'] += 1
     return out
@@ -687,6 +789,8 @@ class PrepConfig:
     neutralizer: str = 'rules' # 'rules' (offline CPU) or 'model' (paraphrase with `neutralizer_model`)
     neutralizer_model: str = 'embedded' # base model for the model neutraliser
     neutralizer_batch_size: int = 8
+    max_copy_coverage: float = 0.35 # expand/rewrite samples whose prompt already holds more than this share of the answer's 8-grams are dropped (`copy_coverage`)
+    max_seq_length: int = 1024 # the training sequence length: samples longer than this (in `tokenizer` tokens) are counted; a pipeline passes its train section's value
     scrub_pii: bool = True # replace phone/ID/bank numbers, e-mails, URLs and WeChat ids by placeholders
     min_chars: int = 80 # articles with less text than this after cleaning are skipped
     dedup_threshold: float = 0.8 # near-duplicate articles above this similarity are kept once
@@ -703,6 +807,8 @@ class PrepConfig:
         if bad := [t for t in self.tasks if t not in TASKS]: raise ValueError(f"unknown task {bad[0]!r} (known: {', '.join(TASKS)})")
         if self.mode not in ('chat', 'text'): raise ValueError(f"mode must be 'chat' or 'text', got {self.mode!r}")
         if self.neutralizer not in ('rules', 'model'): raise ValueError(f"neutralizer must be 'rules' or 'model', got {self.neutralizer!r}")
+        if not 0 < self.max_copy_coverage <= 1: raise ValueError(f'max_copy_coverage must be in (0, 1], got {self.max_copy_coverage}')
+        if self.max_seq_length < 8: raise ValueError(f'max_seq_length must be at least 8, got {self.max_seq_length}')
         if self.holdout not in ('random', 'time'): raise ValueError(f"holdout must be 'random' or 'time', got {self.holdout!r}")
         if not (0 <= self.val_frac < 1 and 0 <= self.test_frac < 1 and self.val_frac + self.test_frac < 1):
             raise ValueError('val_frac and test_frac must be in [0, 1) and sum to less than 1')
@@ -850,12 +956,14 @@ def chunk_articles(cleaned:list[tuple[Article, list[str]]], # kept articles with
 
 # %% ../nbs/00_prep.ipynb #3cbb9604
 def model_paraphrases(chunked:list, # from `chunk_articles`
-                      cfg:PrepConfig, out_dir:Path) -> dict[str, str]:
+                      cfg:PrepConfig, out_dir:Path,
+                      tally:Counter|None=None, # counts the paraphrases rebuilt from notes, by reason
+                     ) -> dict[str, str]:
     "Chunk -> its plain version by a model when the config asks for the model neutraliser and rewrite samples; else {}."
     if not (cfg.mode == 'chat' and 'rewrite' in cfg.tasks and cfg.neutralizer == 'model'): return {}
     all_chunks = [c for _, _, chunks in chunked for c in chunks]
     return dict(zip(all_chunks, neutralize_with_model(all_chunks, cfg.neutralizer_model, private_dir(out_dir)/'.neutral_cache.jsonl',
-                                                      cfg.neutralizer_batch_size)))
+                                                      cfg.neutralizer_batch_size, max_copy_coverage=cfg.max_copy_coverage, tally=tally)))
 
 # %% ../nbs/00_prep.ipynb #11221346
 def build_samples(chunked:list, # from `chunk_articles`
@@ -868,7 +976,8 @@ def build_samples(chunked:list, # from `chunk_articles`
     for a, paras, chunks in tqdm(chunked, desc='samples', disable=_bars_off(cfg.progress), leave=False):
         meta = {'account': a.account, 'article_id': a.article_id, 'title': a.title, 'date': a.date, 'year': a.year, 'split': split[a.article_id]}
         plain = [plain_of[c] for c in chunks] if plain_of else None
-        samples[meta['split']] += make_samples(chunks, meta, prompts, count, cfg.tasks, plain, cfg.context_tokens, cfg.mode, not_built)
+        samples[meta['split']] += make_samples(chunks, meta, prompts, count, cfg.tasks, plain, cfg.context_tokens, cfg.mode, not_built,
+                                       cfg.max_copy_coverage)
         articles_out[meta['split']].append({k: meta[k] for k in ('account', 'article_id', 'title', 'date', 'year')}
                                            | {'text': '\n\n'.join(paras), 'n_chunks': len(chunks)})
     return samples, articles_out, not_built
@@ -881,10 +990,35 @@ def _quantiles(xs:list[int]) -> dict:
     return {'n': len(xs), 'min': xs[0], 'p10': q(.1), 'p50': q(.5), 'p90': q(.9), 'max': xs[-1], 'mean': round(sum(xs)/len(xs), 1)}
 
 def token_counts(cfg:PrepConfig, count:TokenCounter, chunked:list, samples:dict) -> dict:
-    "Length statistics of the chunks and of the samples' targets (what the model learns to write), in tokens."
-    targets = [count(s['text']) if cfg.mode == 'text' else count(s['messages'][2]['content']) for sp in samples for s in samples[sp]]
+    "Length statistics of the chunks, the samples' targets (what the model learns to write) and whole samples, in tokens."
+    every = [s for sp in samples for s in samples[sp]]
+    targets = [count(s['text']) if cfg.mode == 'text' else count(s['messages'][2]['content']) for s in every]
     return {'tokenizer': cfg.tokenizer, 'chunk': _quantiles([count(c) for _, _, chunks in chunked for c in chunks]),
-            'target': _quantiles(targets)}
+            'target': _quantiles(targets), 'sample': _quantiles([count.sample(s) for s in every])}
+
+# %% ../nbs/00_prep.ipynb #f19228f3
+def _coverage_summary(xs:list[float]) -> dict:
+    "Median, 90th percentile and maximum of copy coverages, with a 10-bin histogram over [0, 1]; {} when empty."
+    if not xs: return {}
+    import numpy as np
+    med, p90 = np.percentile(xs, [50, 90])
+    return {'median': round(float(med), 3), 'p90': round(float(p90), 3), 'max': round(max(xs), 3),
+            'histogram': [int(h) for h in np.histogram(xs, bins=10, range=(0, 1))[0]]}
+
+def task_counts(samples:dict, count:TokenCounter, cfg:PrepConfig,
+                dropped:Counter, # samples not built, by 'task: reason'
+                rebuilt:Counter, # rewrite inputs rebuilt from notes, by 'task: reason'
+               ) -> dict:
+    "Per task: samples, their copy coverage, samples dropped and rebuilt (by reason), samples longer than `max_seq_length`."
+    every = [s for sp in SPLITS for s in samples[sp]]
+    of = lambda task, tally: {k.split(': ', 1)[1]: n for k, n in sorted(tally.items()) if k.startswith(f'{task}: ')}
+    out = {}
+    for task in sorted({s['task'] for s in every} | {k.split(':')[0] for k in dropped}):
+        ss = [s for s in every if s['task'] == task]
+        cov = [copy_coverage(s['messages'][1]['content'], s['messages'][2]['content']) for s in ss if 'messages' in s]
+        out[task] = {'samples': len(ss), 'copy_coverage': _coverage_summary(cov), 'dropped': of(task, dropped),
+                     'rebuilt': of(task, rebuilt), 'over_max_seq_length': sum(count.sample(s) > cfg.max_seq_length for s in ss)}
+    return out
 
 # %% ../nbs/00_prep.ipynb #1fb27e85
 def article_counts(found:list[Article], cleaned:list, split:dict, log:SkipsAndRepairs) -> dict:
@@ -945,6 +1079,17 @@ def prep_summary(stats:dict) -> str:
     return (f"{a['kept']} of {a['found']} articles kept ({a['skipped']} files skipped, reasons in dataset_stats.json); "
             f"samples train/val/test = {s['train']}/{s['val']}/{s['test']}")
 
+# %% ../nbs/00_prep.ipynb #c6ed6792
+def task_summary(stats:dict) -> str:
+    "One line per task: samples, copy coverage (median, 90th percentile), samples dropped and rebuilt and why, samples over `max_seq_length`."
+    lines, limit = [], stats.get('config', {}).get('max_seq_length')
+    for task, c in stats.get('tasks', {}).items():
+        cov, why = c['copy_coverage'], lambda d: ' (' + '; '.join(f'{n} {r}' for r, n in d.items()) + ')' if d else ''
+        line = f"{task}: {c['samples']} samples" + (f", copy coverage median {cov['median']:.2f}, p90 {cov['p90']:.2f}" if cov else '')
+        line += f", {sum(c['dropped'].values())} dropped{why(c['dropped'])}" + (f", {sum(c['rebuilt'].values())} rebuilt{why(c['rebuilt'])}" if c['rebuilt'] else '')
+        lines.append(line + f", {c['over_max_seq_length']} longer than max_seq_length {limit} tokens")
+    return '\n'.join(lines)
+
 # %% ../nbs/00_prep.ipynb #42d1dccc
 def run_prep(cfg:PrepConfig, # from `load_prep_config`
             ) -> dict:
@@ -959,9 +1104,11 @@ def run_prep(cfg:PrepConfig, # from `load_prep_config`
     split = split_articles([{'account': a.account, 'article_id': a.article_id, 'date': a.date} for a, _ in cleaned],
                            cfg.val_frac, cfg.test_frac, cfg.seed, cfg.holdout)
     chunked = chunk_articles(cleaned, count, cfg)
-    samples, articles_out, not_built = build_samples(chunked, split, prompts, count, cfg, model_paraphrases(chunked, cfg, out_dir))
+    rebuilt = Counter()  # rewrite inputs the model neutraliser could not give, rebuilt from notes
+    samples, articles_out, not_built = build_samples(chunked, split, prompts, count, cfg, model_paraphrases(chunked, cfg, out_dir, rebuilt))
     stats = {'config': run_config(cfg, prompts), 'input_hash': input_hash, 'articles': article_counts(found, cleaned, split, log),
-             'samples': sample_counts(samples, not_built), 'tokens': token_counts(cfg, count, chunked, samples),
+             'samples': sample_counts(samples, not_built), 'tasks': task_counts(samples, count, cfg, not_built, rebuilt),
+             'tokens': token_counts(cfg, count, chunked, samples),
              **cleaning_counts(info, log, cfg.scrub_pii)}
     return write_dataset(out_dir, samples, articles_out, stats)
 
@@ -1031,13 +1178,17 @@ def main(argv=None):
 def plot_dataset(stats:dict, # from `run_prep`
                  path=None, # save the figure here (PNG) when given
                 ):
-    "Bar charts of articles per year and samples per task and split."
+    "Bar charts of articles per year and samples per task and split, and each task's copy-coverage histogram."
     from matplotlib.figure import Figure  # no pyplot: the user's notebook keeps its backend, and no figure is left open
-    fig = Figure(figsize=(10, 3.2)); axs = fig.subplots(1, 2)
+    fig = Figure(figsize=(15, 3.2)); axs = fig.subplots(1, 3)
     yrs = stats['articles']['per_year']; axs[0].bar(list(yrs), list(yrs.values()), color='#4c72b0'); axs[0].set_title('articles per year')
     tasks, splits = stats['samples']['per_task'], stats['samples']['per_split']
     axs[1].bar([f'task:{k}' for k in tasks] + [f'split:{k}' for k in splits], list(tasks.values()) + list(splits.values()), color='#55a868')
     axs[1].set_title('samples'); axs[1].tick_params(axis='x', rotation=30)
+    for task, c in stats.get('tasks', {}).items():
+        if c['copy_coverage']: axs[2].stairs(c['copy_coverage']['histogram'], [i / 10 for i in range(11)], label=task)
+    axs[2].set_title("copy coverage (answer's 8-grams in the prompt)"); axs[2].set_xlabel('share'); axs[2].set_ylabel('samples')
+    if axs[2].has_data(): axs[2].legend()
     fig.tight_layout()
     if path: fig.savefig(path, dpi=120)
     return fig
