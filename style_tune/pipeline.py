@@ -17,8 +17,8 @@ __all__ = ['STAGES', 'CONFIG_PARAM', 'MODEL_KEYS', 'REPORTED_MANIFEST_KEYS', 'RE
            'ProgressWatcher', 'peak_rss_bytes', 'MemoryWatcher', 'StageOutput', 'read_stage_output', 'RunContents',
            'read_run', 'format_value', 'nested_value', 'report_title', 'report_stages', 'report_data', 'adapter_folder',
            'report_training', 'report_evaluation', 'report_generations', 'report_next_steps', 'report_authors',
-           'report_markdown', 'write_report', 'plan_run', 'run_one_stage', 'run_stages', 'run_accounts', 'run_authors',
-           'run_pipeline']
+           'report_markdown', 'write_report', 'prep_follows_train', 'plan_run', 'run_one_stage', 'run_stages',
+           'run_accounts', 'run_authors', 'run_pipeline']
 
 # %% ../nbs/04_pipeline.ipynb #4ff9eaed
 def _call(ref:str, *args, **kwargs):
@@ -552,6 +552,21 @@ def _env(**values):
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
+# %% ../nbs/04_pipeline.ipynb #8149e78a
+def prep_follows_train(params:dict, # the run's parameters, section by section as written
+                       configs:dict, # every stage's validated config (from `stage_config`)
+                       stages:list[Stage]=STAGES,
+                      ) -> dict|None:
+    "Prep's config counting lengths as training reads them: train's model as tokenizer and its max_seq_length, unless prep sets them."
+    if 'prep' not in configs or 'train' not in configs: return configs.get('prep')
+    from style_tune.prep import PREP_ALIASES
+    section = dict(params['prep'])
+    own = set(section) | (set(load_yaml(section[CONFIG_PARAM])) if section.get(CONFIG_PARAM) else set())
+    own = {PREP_ALIASES.get(k, k) for k in own}
+    follow = {k: configs['train'][t] for k, t in (('tokenizer', 'model'), ('max_seq_length', 'max_seq_length')) if k not in own}
+    return stage_config(next(s for s in stages if s.name == 'prep'), {**section, **follow})
+
+
 # %% ../nbs/04_pipeline.ipynb #0631c1da
 def plan_run(params_file, # YAML parameters file
              runs_dir, # where run folders go
@@ -565,6 +580,7 @@ def plan_run(params_file, # YAML parameters file
     names = [s.name for s in stages]
     if only and (bad := [o for o in only if o not in names]): raise ConfigError(f"unknown stage {bad[0]!r} in --only (stages: {', '.join(names)})")
     configs = {stage.name: stage_config(stage, params[stage.name]) for stage in stages}  # every section validated before anything runs
+    if 'prep' in configs: configs['prep'] = prep_follows_train(params, configs, stages)
     if 'authors' in params: configs['authors'] = dataclasses.asdict(_call('style_tune.authors:load_authors_config', params['authors']))
     if configs.get('authors', {}).get('per_account') and stages[0].name != 'prep':
         raise ConfigError("authors.per_account needs the prep stage first: each account's data is split from prep's dataset")

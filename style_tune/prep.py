@@ -779,8 +779,8 @@ class PrepConfig:
     backup_dir: str = 'data/demo/Wechat-Backup' # the backup folder
     output_dir: str = 'data/prepared' # where the dataset files go
     tokenizer: str|None = 'embedded' # tokenizer for chunk lengths: 'embedded', 'tiny', a model folder or hub id; None counts characters
-    min_tokens: int = 300 # shortest chunk (a short article is still kept whole)
-    max_tokens: int = 800 # longest chunk
+    min_tokens: int = 200 # shortest chunk (a short article is still kept whole)
+    max_tokens: int = 450 # longest chunk: a rewrite sample (notes + chunk + prompt) then fits in training's default 1024 tokens
     context_tokens: int = 256 # longest context in a continuation prompt
     tasks: list[str] = field(default_factory=lambda: list(TASKS)) # instruction tasks to build
     mode: str = 'chat' # 'chat' (instruction samples) or 'text' (raw text for continued pre-training)
