@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_eval.ipynb #556d4fe8
 from __future__ import annotations
-import os, sys, csv, json, math, time, random, shutil, hashlib, argparse, dataclasses, html as _html
+import os, re, sys, csv, json, math, time, random, shutil, hashlib, argparse, dataclasses, html as _html
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -18,13 +18,18 @@ from .prep import TASKS  # the instruction tasks 00_prep builds
 from . import stylometry as sty
 
 # %% auto #0
-__all__ = ['TASK_NAMES', 'EVAL_COMMAND', 'EvalConfig', 'eval_config', 'load_eval_config', 'author_train_texts', 'impostor_texts',
+__all__ = ['TASK_NAMES', 'IMPOSTOR_SOURCES', 'TOKEN_MARGIN', 'EVAL_COMMAND', 'EvalConfig', 'eval_config', 'load_eval_config',
+           'of_account', 'author_train_texts', 'impostor_texts', 'training_accounts', 'author_accounts',
+           'backup_account_texts', 'other_account_texts', 'split_documents', 'Impostors', 'find_impostors',
            'load_eval_model', 'window_spans', 'token_nll', 'article_nll', 'bootstrap_ppl', 'chat_item', 'task_losses',
-           'select_prompts', 'generate_texts', 'judge_generations', 'judge_summary', 'make_ab_pairs', 'ab_page_html',
-           'write_ab_test', 'read_ratings', 'score_ab', 'headless_chromium', 'save_figure', 'save_table', 'plot_ppl',
-           'plot_indicators', 'plot_judge', 'eval_data_dir', 'eval_header', 'heldout_articles', 'eval_perplexity',
-           'eval_task_losses', 'eval_generations', 'eval_indicators', 'eval_judge', 'eval_ab_page', 'run_eval',
-           'evaluate', 'score_ab_files', 'EvalOptions', 'parse_eval_args', 'eval_cli', 'TASKS']
+           'select_prompts', 'generate_texts', 'tokens_per_char', 'generation_budget', 'trim_to_chars',
+           'generation_lengths', 'segment_texts', 'judge_generations', 'judge_against_people', 'judge_summary',
+           'make_ab_pairs', 'ab_page_html', 'write_ab_test', 'read_ratings', 'score_ab', 'headless_chromium',
+           'save_figure', 'save_table', 'plot_ppl', 'plot_indicators', 'plot_judge', 'eval_data_dir', 'eval_header',
+           'heldout_articles', 'eval_perplexity', 'eval_task_losses', 'eval_generation_budget', 'eval_generations',
+           'eval_indicators', 'judge_gate', 'eval_judge', 'memorisation_summary', 'memorisation_table',
+           'eval_memorisation', 'eval_ab_page', 'run_eval', 'evaluate', 'score_ab_files', 'EvalOptions',
+           'parse_eval_args', 'eval_cli', 'TASKS']
 
 # %% ../nbs/02_eval.ipynb #5fe1bdbb
 def _log(msg): print(msg, flush=True)
@@ -54,19 +59,26 @@ class EvalConfig:
     max_val_samples: int|None = 300 # per-task loss on at most this many val samples (None: all)
     n_prompts: int = 30 # held-out prompts for generations, the judge and the A/B page
     tasks: list[str] = field(default_factory=lambda: list(TASKS)) # prompt tasks to sample, round-robin
-    max_new_tokens: int = 256 # generation length
+    author_account: str|None = None # the account whose adapter this is, when the prep folder holds several; None: every account of the training data
+    min_new_chars: int = 300 # each generation runs at least about this many characters (end tokens are held back until then)
+    max_new_chars: int = 450 # ...and is cut at its last sentence end within this many characters
+    max_new_tokens: int|None = None # None: from max_new_chars and the tokenizer's tokens per character; set (older params files): a hard cap on new tokens that wins over the estimate
     max_prompt_tokens: int = 1536 # prompts are truncated from the left beyond this
     gen_batch_size: int = 8 # prompts per generate() call
     temperature: float = 0.7 # sampling temperature; 0 for greedy decoding
     top_p: float = 0.9 # nucleus sampling
     repetition_penalty: float = 1.1 # >1 discourages loops (same for both models)
-    impostor_dir: str|None = None # optional folder of other authors' .txt/.md files for the judge
+    impostor_dir: str|None = None # folder of other people's .txt/.md files: the judge's impostors when the backup has no other account
+    impostor_val_frac: float = 0.3 # share of the impostor documents held out (seeded, by document) to validate the judge
+    judge_min_balanced_accuracy: float = 0.8 # the judge's verdict on generations is reported only when its validation reaches this
     judge_folds: int = 2 # cross-fitting folds over prompts (the judge never scores its own training text)
     segment_chars: int = 300 # judge/Delta segment length in characters
     max_judge_segments: int = 4000 # cap on author training segments for the judge (sampled with the seed)
     n_mfw: int = 300 # most frequent words for Burrows' cosine Delta
     mattr_window: int = 50 # MATTR window in words
     n_boot: int = 2000 # bootstrap resamples
+    copy_run_chars: int = 50 # a generation that shares a verbatim run this long with the training text copies it...
+    copy_ngram_share: float = 0.5 # ...as does one with this share of its character 8-grams found in the training text
     seed: int = 0 # seed for sampling prompts, generation, bootstrap, the judge and the A/B order
     progress: bool = True # show progress bars
 
@@ -77,6 +89,11 @@ class EvalConfig:
         bad = [t for t in self.tasks if t not in TASKS]
         if bad: raise ValueError(f'unknown task {bad[0]!r}; tasks are {", ".join(TASKS)}')
         if self.judge_folds < 2: raise ValueError('judge_folds must be at least 2 (cross-fitting)')
+        if not 1 <= self.min_new_chars <= self.max_new_chars: raise ValueError(f'need 1 <= min_new_chars <= max_new_chars, got {self.min_new_chars} and {self.max_new_chars}')
+        if self.max_new_tokens is not None and self.max_new_tokens < 1: raise ValueError(f'max_new_tokens must be >= 1 (or null), got {self.max_new_tokens}')
+        if not 0 < self.impostor_val_frac < 1: raise ValueError(f'impostor_val_frac must be between 0 and 1, got {self.impostor_val_frac}')
+        if not 0 <= self.judge_min_balanced_accuracy <= 1: raise ValueError(f'judge_min_balanced_accuracy must be in [0, 1], got {self.judge_min_balanced_accuracy}')
+        if self.copy_run_chars < 1 or not 0 < self.copy_ngram_share <= 1: raise ValueError('copy_run_chars must be >= 1 and copy_ngram_share in (0, 1]')
 
 def eval_config(cfg:dict|EvalConfig|None=None, **overrides) -> EvalConfig:
     "Validate a mapping (or an `EvalConfig`) plus overrides into an `EvalConfig`, with one-line errors."
@@ -91,14 +108,20 @@ def load_eval_config(path=None, # YAML file with `EvalConfig` keys; None: the de
     return eval_config(load_yaml(path) if path else None, **given)
 
 # %% ../nbs/02_eval.ipynb #cc174d8a
+def of_account(records:Sequence[dict], account:str|None) -> list[dict]:
+    "The records of `account` (all of them when None)."
+    return list(records) if account is None else [r for r in records if r.get('account') == account]
+
+# %% ../nbs/02_eval.ipynb #38690606
 def author_train_texts(data_dir, # prep output folder
+                       account:str|None=None, # only this account's articles (None: all)
                       ) -> list[str]:
     "The author's training text: `train_articles.jsonl` if present, else rebuilt per article from `sft_train.jsonl` answers."
     d = Path(data_dir)
-    if (d/'train_articles.jsonl').is_file(): return [r['text'] for r in read_jsonl(d/'train_articles.jsonl') if r.get('text')]
+    if (d/'train_articles.jsonl').is_file(): return [r['text'] for r in of_account(read_jsonl(d/'train_articles.jsonl'), account) if r.get('text')]
     if not (d/'sft_train.jsonl').is_file(): raise ConfigError(f'{d}: neither train_articles.jsonl nor sft_train.jsonl found')
     by_article = {}
-    for r in read_jsonl(d/'sft_train.jsonl'):
+    for r in of_account(read_jsonl(d/'sft_train.jsonl'), account):
         text = r['messages'][-1]['content'] if 'messages' in r else r.get('text', '')
         chunks = by_article.setdefault(r.get('article_id', ''), {})
         chunks.setdefault(text, r.get('chunk_index', 0))  # the same chunk may answer several tasks: keep it once
@@ -113,6 +136,88 @@ def impostor_texts(folder, # folder of other authors' text (.txt / .md, searched
     if not d.is_dir(): raise ConfigError(f'impostor_dir {d} is not a folder')
     return [t for p in sorted(d.rglob('*')) if p.suffix.lower() in ('.txt', '.md') and p.is_file()
             if (t := p.read_text(encoding='utf-8', errors='replace').strip())]
+
+# %% ../nbs/02_eval.ipynb #b8994339
+def training_accounts(data_dir, # prep output folder
+                     ) -> set[str]:
+    "The accounts the adapter was trained on: those of the prep folder's training articles (or samples)."
+    d = Path(data_dir)
+    f = d/'train_articles.jsonl' if (d/'train_articles.jsonl').is_file() else d/'sft_train.jsonl'
+    return {r['account'] for r in read_jsonl(f) if r.get('account')} if f.is_file() else set()
+
+# %% ../nbs/02_eval.ipynb #d4dda4e1
+def author_accounts(cfg:EvalConfig, # `author_account`
+                    data_dir, # prep output folder
+                   ) -> set[str]:
+    "The author's accounts: `author_account` when set (checked against the prep folder), else every account trained on."
+    trained = training_accounts(data_dir)
+    if cfg.author_account is None: return trained
+    if trained and cfg.author_account not in trained:
+        raise ConfigError(f"author_account {cfg.author_account!r} is not in {data_dir} (accounts: {', '.join(sorted(trained))})")
+    return {cfg.author_account}
+
+# %% ../nbs/02_eval.ipynb #6c7d6669
+def backup_account_texts(data_dir, # prep output folder (its dataset_stats.json names the backup)
+                         accounts:set[str], # the author's accounts (left out)
+                        ) -> dict[str, list[str]]:
+    "Cleaned articles of the backup's other accounts, by account, read with prep's functions and recorded config; {} when the backup is unknown or gone."
+    from style_tune.prep import PrepConfig, SkipsAndRepairs, find_articles, clean_articles
+    try: recorded = json.loads((Path(data_dir)/'dataset_stats.json').read_text(encoding='utf-8')).get('config') or {}
+    except (OSError, ValueError): return {}
+    if not recorded.get('backup_dir') or not Path(recorded['backup_dir']).is_dir(): return {}
+    known = {f.name for f in dataclasses.fields(PrepConfig)}
+    prep_cfg = PrepConfig(**{**{k: v for k, v in recorded.items() if k in known}, 'progress': False})
+    log = SkipsAndRepairs()
+    others, found = [a for a in find_articles(recorded['backup_dir'], log) if a.account not in accounts], {}
+    for a, paras in (clean_articles(others, prep_cfg, log)[0] if others else []): found.setdefault(a.account, []).append('\n\n'.join(paras))
+    return found
+
+# %% ../nbs/02_eval.ipynb #09d12f1a
+def other_account_texts(data_dir, # prep output folder
+                        accounts:set[str], # the author's accounts (left out)
+                       ) -> dict[str, list[str]]:
+    "Articles of other accounts, by account: from the prep folder's article files, else from the backup prep read."
+    found = {}
+    for split in ('train', 'val', 'test'):
+        f = Path(data_dir)/f'{split}_articles.jsonl'
+        for r in (read_jsonl(f) if f.is_file() else []):
+            if r.get('account') and r['account'] not in accounts and r.get('text'): found.setdefault(r['account'], []).append(r['text'])
+    return found or backup_account_texts(data_dir, accounts)
+
+# %% ../nbs/02_eval.ipynb #fda7c77c
+def split_documents(docs:Sequence[str], # impostor documents
+                    val_frac:float=0.3, # share held out for validation
+                    seed:int=0, # shuffling seed
+                   ) -> tuple[list[str], list[str]]:
+    "Seeded split of whole documents into (train, validation), at least one in each when there are two or more."
+    order = np.random.default_rng(seed).permutation(len(docs))
+    n_val = min(max(1, round(len(docs) * val_frac)), len(docs) - 1) if len(docs) > 1 else 0
+    return [docs[i] for i in sorted(order[n_val:])], [docs[i] for i in sorted(order[:n_val])]
+
+# %% ../nbs/02_eval.ipynb #97bd20be
+@dataclass
+class Impostors:
+    "The judge's impostor texts, where they came from, and which were held out to validate it."
+    source: str # 'other_accounts', 'impostor_dir' or 'base_generations'
+    train: list[str] = field(default_factory=list) # documents the judge is fitted on
+    val: list[str] = field(default_factory=list) # documents held out for its validation
+    detail: str = '' # the accounts or the folder
+    @property
+    def texts(self) -> list[str]: return self.train + self.val
+
+# %% ../nbs/02_eval.ipynb #1dd89d8e
+IMPOSTOR_SOURCES = ('other_accounts', 'impostor_dir', 'base_generations')  # in order of preference
+
+def find_impostors(cfg:EvalConfig, # `author_account`, `impostor_dir`, `impostor_val_frac`, `seed`
+                   data_dir, # prep output folder
+                  ) -> Impostors:
+    "The judge's impostors, by preference: other accounts of the same backup, then `impostor_dir`, then the base model's generations."
+    others = other_account_texts(data_dir, author_accounts(cfg, data_dir))
+    for source, docs, detail in [('other_accounts', [t for ts in others.values() for t in ts], 'accounts ' + ', '.join(sorted(others))),
+                                 ('impostor_dir', impostor_texts(cfg.impostor_dir), str(cfg.impostor_dir))]:
+        if len(docs) >= 2: return Impostors(source, *split_documents(docs, cfg.impostor_val_frac, cfg.seed), detail)
+        if docs: _log(f'judge impostors: {source} holds a single document; at least two are needed to hold one out')
+    return Impostors('base_generations', detail="the base model's generations of the held-out prompts")
 
 # %% ../nbs/02_eval.ipynb #56475002
 def load_eval_model(adapter_dir, # adapter folder
@@ -258,6 +363,7 @@ def select_prompts(records:Sequence[dict], # sft_test records
 # %% ../nbs/02_eval.ipynb #f4943ae8
 def generate_texts(model, tokenizer, prompts:Sequence[list[dict]], # chat messages per prompt (system, user)
                    max_new_tokens:int=256, batch_size:int=8, # generation length; prompts per generate() call
+                   min_new_tokens:int=0, # end tokens are held back until this many new tokens
                    temperature:float=0.7, top_p:float=0.9, repetition_penalty:float=1.1, # sampling (temperature 0: greedy)
                    seed:int=0, # each batch is seeded with seed + its index, so two models get identical randomness
                    max_prompt_tokens:int=1536, # prompts are truncated from the left beyond this
@@ -267,30 +373,94 @@ def generate_texts(model, tokenizer, prompts:Sequence[list[dict]], # chat messag
     texts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in prompts]
     ids = [tokenizer(t, add_special_tokens=False).input_ids[-max_prompt_tokens:] for t in texts]
     config = generation_config(model, tokenizer, max_new_tokens, temperature, top_p, repetition_penalty=repetition_penalty)
+    if min_new_tokens: config.min_new_tokens = min(min_new_tokens, max_new_tokens)
     new = generate_tokens(model, ids, config, batch_size, seed, longest_first=True, progress=_bars(progress), desc=desc)
     return [tokenizer.decode(n, skip_special_tokens=True).strip() for n in new]
 
+# %% ../nbs/02_eval.ipynb #4aa6e47c
+TOKEN_MARGIN = 1.25  # generate this many times the estimated tokens, then trim to the character budget
+
+def tokens_per_char(tokenizer, texts:Sequence[str], # the model's tokenizer; the author's text
+                    max_chars:int=100_000, # measure on at most this many characters
+                   ) -> float:
+    "Tokens per character of `tokenizer` on `texts` (1.0 when there is no text)."
+    sample, n = [], 0
+    for t in texts:
+        if n >= max_chars: break
+        sample.append(t[:max_chars - n]); n += len(sample[-1])
+    return sum(len(tokenizer(t, add_special_tokens=False).input_ids) for t in sample) / n if n else 1.0
+
+# %% ../nbs/02_eval.ipynb #d11aa458
+def generation_budget(cfg:EvalConfig, # `min_new_chars`, `max_new_chars`, `max_new_tokens`
+                      tpc:float, # tokens per character (`tokens_per_char`)
+                     ) -> dict:
+    "Token limits for the character budget: `max_new_tokens` (the config's when set, else the estimate with a margin) and `min_new_tokens`."
+    needed = math.ceil(cfg.min_new_chars * tpc)
+    max_new = cfg.max_new_tokens or math.ceil(cfg.max_new_chars * tpc * TOKEN_MARGIN)
+    if cfg.max_new_tokens and cfg.max_new_tokens < needed:
+        _log(f'WARNING: max_new_tokens {cfg.max_new_tokens} is about {cfg.max_new_tokens / tpc:.0f} characters of this tokenizer, '
+             f'short of min_new_chars {cfg.min_new_chars} (remove max_new_tokens to size generations in characters)')
+    return {'tokens_per_char': round(tpc, 4), 'min_new_chars': cfg.min_new_chars, 'max_new_chars': cfg.max_new_chars,
+            'max_new_tokens': max_new, 'min_new_tokens': min(needed, max_new),
+            'max_new_tokens_from': 'max_new_tokens' if cfg.max_new_tokens else 'max_new_chars'}
+
+# %% ../nbs/02_eval.ipynb #9534d709
+_SENTENCE_END = re.compile(r'[。！？!?…；;][”’」』）)"]*|\n')
+
+def trim_to_chars(text:str, # a generation
+                  max_chars:int, # the most characters kept
+                  min_chars:int=0, # a cut must keep at least this many
+                 ) -> str:
+    "`text` cut to at most `max_chars` characters: at its last sentence end past `min_chars`, else its last space there, else hard."
+    if len(text) <= max_chars: return text
+    head = text[:max_chars]
+    for boundary in (_SENTENCE_END, re.compile(r'\s')):
+        ends = [m.end() for m in boundary.finditer(head) if m.end() >= min_chars]
+        if ends: return head[:ends[-1]].rstrip()
+    return head
+
+# %% ../nbs/02_eval.ipynb #a674bd6f
+def generation_lengths(cfg:EvalConfig, # `min_new_chars`
+                       base_gen:Sequence[str], adapter_gen:Sequence[str], # from `eval_generations`
+                      ) -> dict:
+    "Characters per generation of each model (median, shortest) and how many fall short of `min_new_chars`."
+    out = {}
+    for name, texts in (('base', base_gen), ('adapter', adapter_gen)):
+        n = np.array([len(t) for t in texts], int)
+        out[name] = {'median_chars': float(np.median(n)) if len(n) else None, 'min_chars': int(n.min()) if len(n) else None,
+                     'n_short': int((n < cfg.min_new_chars).sum()), 'n': len(n)}
+    return out
+
 # %% ../nbs/02_eval.ipynb #6e3f82de
+def segment_texts(texts:Sequence[str], size:int) -> tuple[list[str], list[int]]:
+    "Every text cut into segments of about `size` characters, and the index of the text each segment came from."
+    pieces = [(s, i) for i, t in enumerate(texts) for s in sty.segments(t, size) if t.strip()]
+    return [s for s, _ in pieces], [i for _, i in pieces]
+
+def _capped(segs:list, n:int, rng) -> list:
+    "At most `n` of `segs`, sampled with `rng`, in their order."
+    return segs if len(segs) <= n else [segs[i] for i in sorted(rng.choice(len(segs), n, replace=False))]
+
+# %% ../nbs/02_eval.ipynb #ec4cc0ee
 def judge_generations(author_train:Sequence[str], # author's training articles
                       author_heldout:Sequence[str], # author's held-out text (for validating the judge)
                       base_texts:Sequence[str], adapter_texts:Sequence[str], # paired generations (same prompts)
                       other_impostors:Sequence[str]=(), # other authors' texts (always in the impostor class)
                       folds:int=2, segment_chars:int=300, n_mfw:int=300, max_segments:int=4000, seed:int=0,
+                      n_boot:int=2000, # bootstrap resamples of the validation's intervals
                      ) -> tuple[pd.DataFrame, dict]:
-    "Cross-fitted P(author) and cosine Delta for each pair, and the judge's held-out validation."
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
+    "Cross-fitted P(author) and cosine Delta for each pair, the base generations being impostors, and the judge's held-out validation."
     n = len(base_texts)
     if n < folds: raise ValueError(f'need at least {folds} prompt pairs for {folds}-fold cross-fitting, got {n}')
     rng = np.random.default_rng(seed)
     fold_of = rng.permutation(np.arange(n) % folds)
-    a_segs = [s for t in author_train for s in sty.segments(t, segment_chars)]
-    if len(a_segs) > max_segments: a_segs = [a_segs[i] for i in sorted(rng.choice(len(a_segs), max_segments, replace=False))]
-    h_segs = [s for t in author_heldout for s in sty.segments(t, segment_chars)]
+    a_segs = _capped(segment_texts(author_train, segment_chars)[0], max_segments, rng)
+    h_segs, h_doc = segment_texts(author_heldout, segment_chars)
     h_fold = rng.permutation(np.arange(len(h_segs)) % folds)
-    o_segs = [s for t in other_impostors for s in sty.segments(t, segment_chars)]
-    rows, y_true, y_prob = [], [], []
+    o_segs = segment_texts(other_impostors, segment_chars)[0]
+    rows, y_true, y_prob, groups = [], [], [], []
     for k in range(folds):
-        train_imp = o_segs + [s for i in np.flatnonzero(fold_of != k) for s in sty.segments(base_texts[i], segment_chars) if base_texts[i].strip()]
+        train_imp = o_segs + segment_texts([base_texts[i] for i in np.flatnonzero(fold_of != k)], segment_chars)[0]
         judge = sty.fit_judge(a_segs, train_imp, segment_chars, seed)
         delta = sty.CosineDelta(n_mfw).fit(a_segs, train_imp)
         idx = np.flatnonzero(fold_of == k)
@@ -299,16 +469,32 @@ def judge_generations(author_train:Sequence[str], # author's training articles
         delta_base, delta_adapter = delta.distance(b), delta.distance(a)
         rows += [{'pair': int(i), 'fold': k, 'p_author_base': p_base[j], 'p_author_adapter': p_adapter[j],
                   'delta_base': delta_base[j], 'delta_adapter': delta_adapter[j]} for j, i in enumerate(idx)]
-        val_author = [h_segs[i] for i in np.flatnonzero(h_fold == k)]
-        y_true += [1]*len(val_author) + [0]*len(b); y_prob += list(sty.p_author(judge, val_author)) + list(p_base)
-    y_true, y_prob = np.array(y_true), np.array(y_prob)
-    both = len(set(y_true)) == 2
-    val = {'n_author': int(y_true.sum()), 'n_impostor': int((1 - y_true).sum()), 'folds': folds,
-           'accuracy': float(accuracy_score(y_true, y_prob > 0.5)) if len(y_true) else float('nan'),
-           'balanced_accuracy': float(balanced_accuracy_score(y_true, y_prob > 0.5)) if both else float('nan'),
-           'auc': float(roc_auc_score(y_true, y_prob)) if both else float('nan'),
+        val_author = np.flatnonzero(h_fold == k)
+        y_true += [1]*len(val_author) + [0]*len(b); y_prob += list(sty.p_author(judge, [h_segs[i] for i in val_author])) + list(p_base)
+        groups += [f'article {h_doc[i]}' for i in val_author] + [f'prompt {i}' for i in idx]
+    val = {**sty.validation_scores(y_true, y_prob, groups, n_boot, seed), 'against': 'base_generations', 'folds': folds,
            'n_author_train_segments': len(a_segs), 'n_other_impostor_segments': len(o_segs)}
     return pd.DataFrame(rows).sort_values('pair').reset_index(drop=True), val
+
+# %% ../nbs/02_eval.ipynb #2bb52acd
+def judge_against_people(author_train:Sequence[str], author_heldout:Sequence[str], # author's training and held-out text
+                         impostor_train:Sequence[str], impostor_val:Sequence[str], # other people's documents, split by `split_documents`
+                         base_texts:Sequence[str], adapter_texts:Sequence[str], # paired generations (same prompts)
+                         segment_chars:int=300, n_mfw:int=300, max_segments:int=4000, seed:int=0, n_boot:int=2000,
+                        ) -> tuple[pd.DataFrame, dict]:
+    "P(author) and cosine Delta for each pair from a judge fitted on the author against people, and its validation on held-out people."
+    if not impostor_val: raise ValueError('no held-out impostor documents to validate the judge on')
+    rng = np.random.default_rng(seed)
+    a_segs = _capped(segment_texts(author_train, segment_chars)[0], max_segments, rng)
+    i_segs = _capped(segment_texts(impostor_train, segment_chars)[0], max_segments, rng)
+    judge, delta = sty.fit_judge(a_segs, i_segs, segment_chars, seed), sty.CosineDelta(n_mfw).fit(a_segs, i_segs)
+    pairs = pd.DataFrame({'pair': range(len(base_texts)), 'fold': 0, 'p_author_base': sty.p_author(judge, base_texts),
+                          'p_author_adapter': sty.p_author(judge, adapter_texts), 'delta_base': delta.distance(base_texts),
+                          'delta_adapter': delta.distance(adapter_texts)})
+    (h_segs, h_doc), (v_segs, v_doc) = segment_texts(author_heldout, segment_chars), segment_texts(impostor_val, segment_chars)
+    val = sty.validation_scores([1]*len(h_segs) + [0]*len(v_segs), sty.p_author(judge, h_segs + v_segs),
+                                [f'author {i}' for i in h_doc] + [f'impostor {i}' for i in v_doc], n_boot, seed)
+    return pairs, {**val, 'against': 'people', 'n_author_train_segments': len(a_segs), 'n_impostor_train_segments': len(i_segs)}
 
 # %% ../nbs/02_eval.ipynb #a08b5b20
 def judge_summary(pairs:pd.DataFrame) -> dict:
@@ -620,8 +806,8 @@ def eval_header(cfg:EvalConfig, # the evaluation config
 def heldout_articles(cfg:EvalConfig, # `max_articles` caps the count
                      data_dir:Path, # prep folder
                     ) -> list[dict]:
-    "The held-out test articles, at most `cfg.max_articles` of them."
-    articles = read_jsonl(Path(data_dir)/'test_articles.jsonl')
+    "The held-out test articles (of `author_account` when set), at most `cfg.max_articles` of them."
+    articles = of_account(read_jsonl(Path(data_dir)/'test_articles.jsonl'), cfg.author_account)
     return articles if cfg.max_articles is None else articles[:cfg.max_articles]
 
 # %% ../nbs/02_eval.ipynb #704b3305
@@ -667,19 +853,33 @@ def eval_task_losses(model, tokenizer, # base + adapter and its tokenizer
     return per_task
 
 # %% ../nbs/02_eval.ipynb #01c58bdb
+def eval_generation_budget(tokenizer, cfg:EvalConfig, # the model's tokenizer; the character budget
+                           articles:list[dict], # the author's held-out articles (`heldout_articles`)
+                          ) -> dict:
+    "The token limits of the generations, from the tokenizer's tokens per character on the author's held-out text."
+    budget = generation_budget(cfg, tokens_per_char(tokenizer, [a['text'] for a in articles]))
+    _log(f"generations: {budget['min_new_chars']}–{budget['max_new_chars']} characters; {budget['tokens_per_char']:.2f} tokens per character "
+         f"→ {budget['min_new_tokens']}–{budget['max_new_tokens']} new tokens (from {budget['max_new_tokens_from']})")
+    return budget
+
+# %% ../nbs/02_eval.ipynb #7a522eb2
 def eval_generations(model, tokenizer, # base + adapter and its tokenizer
                      cfg:EvalConfig, # prompt and sampling settings
                      data_dir:Path, # prep folder (`sft_test.jsonl`)
                      out:Path, # report folder for `generations.jsonl`
+                     budget:dict|None=None, # from `eval_generation_budget`; None: `generation_budget` at one token per character
                     ) -> tuple[list[dict], list[str], list[str]]:
-    "Held-out prompts and the base's and the adapter's answers (same seeds), also written to `generations.jsonl`."
-    prompts = select_prompts(read_jsonl(Path(data_dir)/'sft_test.jsonl'), cfg.n_prompts, cfg.tasks, cfg.seed)
+    "Held-out prompts and the base's and the adapter's answers (same seeds, trimmed to `max_new_chars`), also written to `generations.jsonl`."
+    budget = budget or generation_budget(cfg, 1.0)
+    prompts = select_prompts(of_account(read_jsonl(Path(data_dir)/'sft_test.jsonl'), cfg.author_account), cfg.n_prompts, cfg.tasks, cfg.seed)
     if not prompts: raise ConfigError(f'{data_dir}/sft_test.jsonl has no chat samples for tasks {cfg.tasks}')
-    sampling = dict(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, temperature=cfg.temperature, top_p=cfg.top_p,
-                    repetition_penalty=cfg.repetition_penalty, seed=cfg.seed, max_prompt_tokens=cfg.max_prompt_tokens, progress=cfg.progress)
+    sampling = dict(max_new_tokens=budget['max_new_tokens'], min_new_tokens=budget['min_new_tokens'], batch_size=cfg.gen_batch_size,
+                    temperature=cfg.temperature, top_p=cfg.top_p, repetition_penalty=cfg.repetition_penalty, seed=cfg.seed,
+                    max_prompt_tokens=cfg.max_prompt_tokens, progress=cfg.progress)
     messages = [p['messages'] for p in prompts]
     with model.disable_adapter(): base_gen = generate_texts(model, tokenizer, messages, desc='generate (base)', **sampling)
     adapter_gen = generate_texts(model, tokenizer, messages, desc='generate (LoRA)', **sampling)
+    base_gen, adapter_gen = ([trim_to_chars(t, cfg.max_new_chars, cfg.min_new_chars) for t in g] for g in (base_gen, adapter_gen))
     write_jsonl(out/'generations.jsonl', [{**{k: p[k] for k in ('id', 'task', 'article_id', 'reference')}, 'prompt': p['messages'],
                                            'base': b, 'adapter': a} for p, b, a in zip(prompts, base_gen, adapter_gen)])
     return prompts, base_gen, adapter_gen
@@ -687,9 +887,10 @@ def eval_generations(model, tokenizer, # base + adapter and its tokenizer
 # %% ../nbs/02_eval.ipynb #1ce563b9
 def eval_indicators(cfg:EvalConfig, # `mattr_window`
                     train_texts:Sequence[str], # the author's training text (for the habits)
-                    others:Sequence[str], # other authors' texts; empty: the base generations are the reference
+                    others:Sequence[str], # other people's texts (the judge's impostors); empty: the base generations are the reference
                     prompts:list[dict], base_gen:Sequence[str], adapter_gen:Sequence[str], # from `eval_generations`
                     figs:Path, tabs:Path, # folders for the figure and the table
+                    source:str='impostor_dir', # where `others` came from (`Impostors.source`)
                    ) -> tuple[dict, dict]:
     "The metrics' `indicators` (each set's mean and distance to the author) and `author_habits`; writes the table and the figure."
     habits = sty.author_habits(train_texts, others or base_gen)
@@ -699,40 +900,99 @@ def eval_indicators(cfg:EvalConfig, # `mattr_window`
     dist = sty.indicator_distances(sets, habits=habit_tokens, mattr_window=cfg.mattr_window, frame=frame)
     indicators = {r['indicator']: {k: r[k] for k in ('kind', 'author_mean', 'base_mean', 'adapter_mean', 'base_to_author', 'adapter_to_author')}
                   for r in dist.to_dict('records')}
-    author_habits = {'tokens': habits, 'reference': 'impostor_dir' if others else 'base generations'}
+    author_habits = {'tokens': habits, 'reference': source if others else 'base generations'}
     save_table(dist, tabs, 'indicators', 'Stylometric indicators: distance to the author (lower is closer)')
     save_figure(plot_indicators(frame), figs, 'indicators')
     return indicators, author_habits
 
 # %% ../nbs/02_eval.ipynb #214a8dd3
-def _log_judge(validation:dict, verdict:dict):
-    "Say how well the judge tells the author from the base model, and its verdict on the adapter."
-    _log(f"judge validation on held-out text: accuracy {validation['accuracy']:.3f}, balanced {validation['balanced_accuracy']:.3f}, "
-         f"AUC {validation['auc']:.3f} ({validation['n_author']} author / {validation['n_impostor']} impostor texts)"
-         + ('  — WARNING: the judge can barely tell the author from the base model; do not trust its verdicts'
-            if not validation['balanced_accuracy'] >= 0.7 else ''))
+def judge_gate(validation:dict, # from `judge_generations` / `judge_against_people`
+               summary:dict, # the verdicts: `judge_summary` plus `per_task`
+               min_balanced_accuracy:float=0.8, # the validation the verdict needs
+              ) -> dict:
+    "The verdict when the judge validated well enough; else the reason it is withheld and the numbers under `unvalidated`."
+    gate = {'min_balanced_accuracy': min_balanced_accuracy, 'balanced_accuracy': validation.get('balanced_accuracy')}
+    if (validation.get('balanced_accuracy') or 0) >= min_balanced_accuracy: return {'gate': {**gate, 'passed': True}, **summary}
+    reason = (f"the judge tells held-out author text from held-out impostor text with balanced accuracy "
+              f"{validation.get('balanced_accuracy', float('nan')):.3f}, below the {min_balanced_accuracy:.2f} a verdict needs")
+    return {'gate': {**gate, 'passed': False}, 'verdict_withheld': reason, 'unvalidated': summary}
+
+# %% ../nbs/02_eval.ipynb #71f3f557
+def _log_judge(judge:dict):
+    "Say against whom the judge was validated and how well, then its verdict — or why there is none."
+    v = judge['validation']; bal, auc = v['balanced_accuracy_ci95'], v['auc_ci95']
+    _log(f"judge validation ({judge['impostor_source']}): balanced accuracy {v['balanced_accuracy']:.3f} (95% CI {bal[0]:.3f}–{bal[1]:.3f}), "
+         f"AUC {v['auc']:.3f} (95% CI {auc[0]:.3f}–{auc[1]:.3f}) on {v['n_author']} author / {v['n_impostor']} impostor segments")
+    if judge['impostor_source'] == 'base_generations':
+        _log("  note: the impostors are the base model's own generations, so 'more author-like' partly means 'less like the base model': a weaker verdict")
+    if 'verdict_withheld' in judge: _log(f"WARNING: no verdict on the generations: {judge['verdict_withheld']}"); return
+    verdict = judge['judge']
     _log(f"adapter judged more author-like than base in {verdict['share']:.1%} of {verdict['n_decided']} pairs "
          f"(95% CI {verdict['ci_low']:.1%}–{verdict['ci_high']:.1%}, p={verdict['p_value']:.3g})")
 
 # %% ../nbs/02_eval.ipynb #fa5f88f9
-def eval_judge(cfg:EvalConfig, # judge settings and seed
+def eval_judge(cfg:EvalConfig, # judge settings, the validation gate and the seed
                train_texts:Sequence[str], heldout_texts:Sequence[str], # the author's training and held-out text
-               others:Sequence[str], # other authors' texts (always impostors)
+               impostors:Impostors, # from `find_impostors`
                prompts:list[dict], base_gen:Sequence[str], adapter_gen:Sequence[str], # from `eval_generations`
                figs:Path, tabs:Path, # folders for the figure and the table
               ) -> dict:
-    "The metrics' `judge`: validation, verdicts overall and per task (or `skipped` with the reason); writes the pairs' table and figure."
-    folds = min(cfg.judge_folds, len(prompts))
-    try: pairs, validation = judge_generations(train_texts, heldout_texts, base_gen, adapter_gen, others, folds, cfg.segment_chars,
-                                               cfg.n_mfw, cfg.max_judge_segments, cfg.seed)
+    "The metrics' `judge`: impostor source, validation, and the verdicts when validated (or `skipped` with the reason); writes the pairs' table and figure."
+    settings = dict(segment_chars=cfg.segment_chars, n_mfw=cfg.n_mfw, max_segments=cfg.max_judge_segments, seed=cfg.seed, n_boot=cfg.n_boot)
+    try:
+        if impostors.source == 'base_generations':
+            pairs, validation = judge_generations(train_texts, heldout_texts, base_gen, adapter_gen, folds=min(cfg.judge_folds, len(prompts)), **settings)
+        else: pairs, validation = judge_against_people(train_texts, heldout_texts, impostors.train, impostors.val, base_gen, adapter_gen, **settings)
     except ValueError as e:  # e.g. a single prompt, or a base model that generated nothing to learn impostors from
-        _log(f'judge skipped: {e}'); return {'skipped': str(e)}
+        _log(f'judge skipped: {e}'); return {'impostor_source': impostors.source, 'skipped': str(e)}
     pairs.insert(1, 'task', [prompts[i]['task'] for i in pairs.pair]); pairs.insert(1, 'prompt_id', [prompts[i]['id'] for i in pairs.pair])
-    judge = {'validation': validation, **judge_summary(pairs), 'per_task': {t: judge_summary(d)['judge'] for t, d in pairs.groupby('task')}}
-    _log_judge(validation, judge['judge'])
+    summary = {**judge_summary(pairs), 'per_task': {t: judge_summary(d)['judge'] for t, d in pairs.groupby('task')}}
+    judge = {'impostor_source': impostors.source, 'impostor_detail': impostors.detail, 'validation': validation,
+             **judge_gate(validation, summary, cfg.judge_min_balanced_accuracy)}
+    _log_judge(judge)
     save_table(pairs, tabs, 'judge_pairs', 'Author-likeness judge and cosine Delta per prompt')
     save_figure(plot_judge(pairs), figs, 'judge')
     return judge
+
+# %% ../nbs/02_eval.ipynb #c9ccbc63
+def memorisation_summary(rows:pd.DataFrame) -> dict:
+    "One model's memorisation: longest runs, 8-gram shares and how many generations copy."
+    return {'n': len(rows), 'n_copying': int(rows.copies.sum()), 'max_longest_run_chars': int(rows.longest_run_chars.max()),
+            'median_longest_run_chars': float(rows.longest_run_chars.median()), 'mean_ngram_share': float(rows.ngram_share.mean()),
+            'max_ngram_share': float(rows.ngram_share.max()), 'mean_prompt_ngram_share': float(rows.prompt_ngram_share.mean())}
+
+# %% ../nbs/02_eval.ipynb #55f62b1a
+def memorisation_table(cfg:EvalConfig, # `copy_run_chars`, `copy_ngram_share`
+                       train_texts:Sequence[str], # the author's training text
+                       prompts:list[dict], base_gen:Sequence[str], adapter_gen:Sequence[str], # from `eval_generations`
+                      ) -> pd.DataFrame:
+    "One row per generation: its longest run shared with the training text, its 8-gram share there and in its prompt, and whether it copies."
+    index = sty.TrainingTextIndex(train_texts)
+    user = lambda p: ' '.join(m['content'] for m in p['messages'] if m['role'] == 'user')
+    rows = [{'prompt_id': p['id'], 'task': p['task'], 'model': model, **sty.memorisation(text, index),
+             'prompt_ngram_share': sty.memorisation(text, sty.TrainingTextIndex([user(p)]))['ngram_share']}
+            for model, gen in (('base', base_gen), ('adapter', adapter_gen)) for p, text in zip(prompts, gen)]
+    df = pd.DataFrame(rows, columns=['prompt_id', 'task', 'model', 'chars', 'longest_run_chars', 'longest_run', 'ngram_share', 'prompt_ngram_share'])
+    df['copies'] = (df.longest_run_chars >= cfg.copy_run_chars) | (df.ngram_share >= cfg.copy_ngram_share)
+    return df
+
+# %% ../nbs/02_eval.ipynb #fc9106d7
+def eval_memorisation(cfg:EvalConfig, # copy thresholds
+                      train_texts:Sequence[str], # the author's training text
+                      prompts:list[dict], base_gen:Sequence[str], adapter_gen:Sequence[str], # from `eval_generations`
+                      tabs:Path, # folder for the table
+                     ) -> dict:
+    "The metrics' `memorisation`: per model and per generation, and whether the adapter copies; writes `tables/memorisation.*`."
+    df = memorisation_table(cfg, train_texts, prompts, base_gen, adapter_gen)
+    save_table(df, tabs, 'memorisation', 'Verbatim overlap of each generation with the training text: longest shared run (characters) and share of 8-grams')
+    base, adapter = (memorisation_summary(df[df.model == m]) for m in ('base', 'adapter'))
+    copies = adapter['n_copying'] > base['n_copying']
+    _log(f"memorisation: longest run shared with the training text base {base['max_longest_run_chars']} / adapter {adapter['max_longest_run_chars']} characters, "
+         f"8-gram share base {base['mean_ngram_share']:.3f} / adapter {adapter['mean_ngram_share']:.3f}"
+         + (f"  — WARNING: {adapter['n_copying']} of {adapter['n']} adapter generations copy the training text" if copies else ''))
+    return {'base': base, 'adapter': adapter, 'adapter_copies': bool(copies), 'ngram': 8,
+            'thresholds': {'copy_run_chars': cfg.copy_run_chars, 'copy_ngram_share': cfg.copy_ngram_share},
+            'per_generation': df.drop(columns='longest_run').to_dict('records')}
 
 # %% ../nbs/02_eval.ipynb #df5d0b64
 def eval_ab_page(prompts:list[dict], base_gen:Sequence[str], adapter_gen:Sequence[str], # from `eval_generations`
@@ -759,10 +1019,13 @@ def run_eval(cfg:EvalConfig, # from `load_eval_config`
     articles = heldout_articles(cfg, data_dir)
     metrics['perplexity'] = eval_perplexity(model, tokenizer, cfg, articles, figs, tabs)
     if (per_task := eval_task_losses(model, tokenizer, cfg, data_dir, tabs)) is not None: metrics['val_loss_per_task'] = per_task
-    prompts, base_gen, adapter_gen = eval_generations(model, tokenizer, cfg, data_dir, out)
-    train_texts, others = author_train_texts(data_dir), impostor_texts(cfg.impostor_dir)
-    metrics['indicators'], metrics['author_habits'] = eval_indicators(cfg, train_texts, others, prompts, base_gen, adapter_gen, figs, tabs)
-    metrics['judge'] = eval_judge(cfg, train_texts, [a['text'] for a in articles], others, prompts, base_gen, adapter_gen, figs, tabs)
+    budget = eval_generation_budget(tokenizer, cfg, articles)
+    prompts, base_gen, adapter_gen = eval_generations(model, tokenizer, cfg, data_dir, out, budget)
+    metrics['generation'] = {**budget, **generation_lengths(cfg, base_gen, adapter_gen)}
+    train_texts, impostors = author_train_texts(data_dir, cfg.author_account), find_impostors(cfg, data_dir)
+    metrics['indicators'], metrics['author_habits'] = eval_indicators(cfg, train_texts, impostors.texts, prompts, base_gen, adapter_gen, figs, tabs, impostors.source)
+    metrics['judge'] = eval_judge(cfg, train_texts, [a['text'] for a in articles], impostors, prompts, base_gen, adapter_gen, figs, tabs)
+    metrics['memorisation'] = eval_memorisation(cfg, train_texts, prompts, base_gen, adapter_gen, tabs)
     metrics['ab'] = eval_ab_page(prompts, base_gen, adapter_gen, out, cfg.seed)
     metrics['wall_time_s'] = round(time.time() - started, 2)
     metrics = _finite(metrics)

@@ -10,13 +10,14 @@ from pathlib import Path
 from .core import *
 
 # %% auto #0
-__all__ = ['STAGES', 'CONFIG_PARAM', 'MODEL_KEYS', 'REPORTED_MANIFEST_KEYS', 'REPORT_SECTIONS', 'Stage', 'notebooks_dir',
-           'check_run_name', 'load_params', 'stage_config', 'check_backup', 'check_writable', 'cuda_options',
-           'check_cuda', 'check_model', 'preflight', 'run_cells', 'strip_test_only_cells', 'test_code_in_run',
-           'StageFailed', 'fingerprint', 'export_html', 'ipc_kernel_manager', 'run_stage', 'PollingThread',
-           'ProgressWatcher', 'peak_rss_bytes', 'MemoryWatcher', 'StageOutput', 'read_stage_output', 'RunContents',
-           'read_run', 'format_value', 'nested_value', 'report_title', 'report_stages', 'report_data', 'adapter_folder',
-           'report_training', 'report_evaluation', 'report_generations', 'report_next_steps', 'report_authors',
+__all__ = ['STAGES', 'CONFIG_PARAM', 'MODEL_KEYS', 'REPORTED_MANIFEST_KEYS', 'IMPOSTOR_WORDS', 'REPORT_SECTIONS', 'Stage',
+           'notebooks_dir', 'check_run_name', 'load_params', 'stage_config', 'check_backup', 'check_writable',
+           'cuda_options', 'check_cuda', 'check_model', 'preflight', 'run_cells', 'strip_test_only_cells',
+           'test_code_in_run', 'StageFailed', 'fingerprint', 'export_html', 'ipc_kernel_manager', 'run_stage',
+           'PollingThread', 'ProgressWatcher', 'peak_rss_bytes', 'MemoryWatcher', 'StageOutput', 'read_stage_output',
+           'RunContents', 'read_run', 'format_value', 'nested_value', 'report_title', 'report_stages', 'report_data',
+           'adapter_folder', 'report_training', 'judge_validation_lines', 'judge_lines', 'generation_length_line',
+           'report_evaluation', 'report_memorisation', 'report_generations', 'report_next_steps', 'report_authors',
            'report_markdown', 'write_report', 'prep_follows_train', 'plan_run', 'run_one_stage', 'run_stages',
            'run_accounts', 'run_authors', 'run_pipeline']
 
@@ -474,17 +475,63 @@ def _links(run:RunContents, folder:Path, pattern:str) -> list[str]:
     "Files matching `pattern` under `folder`, relative to the run folder, sorted."
     return [p.relative_to(run.run_dir).as_posix() for p in sorted(folder.rglob(pattern))]
 
+# %% ../nbs/04_pipeline.ipynb #6dc44f90
+IMPOSTOR_WORDS = {'other_accounts': 'other accounts of the same backup', 'impostor_dir': 'the texts of `impostor_dir`',
+                  'base_generations': "the base model's own generations: no human writer's text was available, so the verdict is "
+                                      "**weaker** — 'more author-like' partly means 'less like the base model'"}
+
+def _with_ci(d:dict, key:str) -> str:
+    "A validation score with its 95% interval, or a note that the interval was not measured."
+    ci = d.get(f'{key}_ci95')
+    return f"{format_value(d.get(key))} (95% CI {format_value(ci) if ci else 'not measured'})"
+
+def judge_validation_lines(judge:dict) -> list[str]:
+    "Where the judge's impostors came from and how well it tells held-out author text from held-out impostor text."
+    source, v = judge.get('impostor_source'), judge.get('validation') or {}
+    detail = f" ({judge['impostor_detail']})" if judge.get('impostor_detail') and source != 'base_generations' else ''
+    lines = [f"- judge's impostors: {IMPOSTOR_WORDS.get(source, 'not measured')}{detail}"]
+    if not v: return lines + ['- judge validation: not measured']
+    against = {'people': 'held-out impostor documents', 'base_generations': "the base model's generations"}.get(v.get('against'), 'impostor text')
+    docs = f" from {v['n_author_docs']} / {v['n_impostor_docs']} documents" if 'n_author_docs' in v else ''
+    return lines + [f"- judge validation (held-out author text against {against}): balanced accuracy {_with_ci(v, 'balanced_accuracy')}, "
+                    f"AUC {_with_ci(v, 'auc')}; {v.get('n_author')} author / {v.get('n_impostor')} impostor segments{docs}"]
+
+# %% ../nbs/04_pipeline.ipynb #26718722
+def judge_lines(judge:dict|None, # metrics.json's `judge`
+                link:str, # metrics.json, relative to the run folder
+               ) -> list[str]:
+    "The judge in REPORT.md: its verdict — only when its validation passed — or why there is none, then its impostors and validation."
+    if not judge: return ['- automatic judge: not measured']
+    if 'skipped' in judge: return [f"- automatic judge: skipped ({judge['skipped']})"]
+    gate, verdict = judge.get('gate') or {}, judge.get('judge')
+    if 'verdict_withheld' in judge:
+        head = (f"- automatic judge: **no verdict** — {judge['verdict_withheld']}; its unvalidated numbers are in "
+                f"[{Path(link).name}]({link}) under `judge.unvalidated`, not a result")
+    elif verdict:
+        head = (f"- automatic judge: the adapter's text is judged more author-like than the base model's in {format_value(verdict.get('share'), 2)} of "
+                f"{verdict.get('n_decided')} prompt pairs (95% CI [{format_value(verdict.get('ci_low'), 2)}, {format_value(verdict.get('ci_high'), 2)}], "
+                f"two-sided binomial p = {format_value(verdict.get('p_value'), 3)}); details in [{Path(link).name}]({link})"
+                + (f"; given because validation reached balanced accuracy ≥ {format_value(gate['min_balanced_accuracy'], 2)}" if gate.get('passed') else '; validation gate: not measured'))
+    else: head = '- automatic judge: no verdict recorded'
+    return [head, *judge_validation_lines(judge)]
+
 # %% ../nbs/04_pipeline.ipynb #6acf43f3
+def generation_length_line(generation:dict|None) -> list[str]:
+    "How long the judged generations were asked to be and were, in characters; nothing for an older metrics.json."
+    if not generation: return []
+    median = lambda m: format_value(nested_value(generation, m, 'median_chars'), 0)
+    return [f"- generations: {generation.get('min_new_chars')}–{generation.get('max_new_chars')} characters asked "
+            f"({format_value(generation.get('tokens_per_char'), 2)} tokens per character → at most {generation.get('max_new_tokens')} new tokens); "
+            f"median base {median('base')}, adapter {median('adapter')} characters"]
+
 def report_evaluation(run:RunContents) -> list[str]:
-    "The evaluation section: perplexity ratio, the judge's verdict, the A/B page, figures and tables."
+    "The evaluation section: perplexity ratio, the judge (impostors, validation, verdict or why not), the A/B page, figures and tables."
     if not (metrics := run.content('eval')): return []
-    lines, ppl, judge = ['', '## Evaluation', ''], metrics.get('perplexity') or {}, nested_value(metrics, 'judge', 'judge')
+    lines, ppl = ['', '## Evaluation', ''], metrics.get('perplexity') or {}
     if ppl: lines.append(f"- held-out perplexity: base {format_value(nested_value(ppl, 'base', 'ppl'), 2)}, with adapter "
                          f"{format_value(nested_value(ppl, 'adapter', 'ppl'), 2)}; ratio adapter/base {format_value(nested_value(ppl, 'ratio', 'value'))} "
                          f"(95% CI {format_value(nested_value(ppl, 'ratio', 'ci95'))})")
-    if judge: lines.append(f"- automatic judge: the adapter's text is judged more author-like than the base model's in {format_value(judge.get('share'), 2)} of "
-                           f"{judge.get('n_decided')} prompt pairs (95% CI [{format_value(judge.get('ci_low'), 2)}, {format_value(judge.get('ci_high'), 2)}], "
-                           f"two-sided binomial p = {format_value(judge.get('p_value'), 3)}); details in [{Path(run.link('eval')).name}]({run.link('eval')})")
+    lines += judge_lines(metrics.get('judge'), run.link('eval')) + generation_length_line(metrics.get('generation'))
     if metrics.get('ab'): lines.append(f"- blind A/B test: {nested_value(metrics, 'ab', 'n_pairs')} pairs ready for raters; score their files with "
                                        "`style-tune eval --score-ab eval/ab/ab_key.json RATINGS…`")
     folder = run.run_dir/Path(run.link('eval')).parent
@@ -492,6 +539,28 @@ def report_evaluation(run:RunContents) -> list[str]:
     if tables := _links(run, folder, '*.csv'): lines += ['', 'Tables: ' + ', '.join(f'[{Path(t).name}]({t})' for t in tables)]
     if pages := _links(run, folder, '*.html'): lines += ['', 'Blind A/B page for raters: ' + ', '.join(f'[{Path(t).name}]({t})' for t in pages)]
     return lines
+
+# %% ../nbs/04_pipeline.ipynb #355600ad
+def _memorisation_row(name:str, m:dict) -> str:
+    "One model's line of the memorisation table."
+    return (f"| {name} | {format_value(m.get('max_longest_run_chars'), 0)} | {format_value(m.get('median_longest_run_chars'), 0)} "
+            f"| {format_value(m.get('mean_ngram_share'))} | {format_value(m.get('max_ngram_share'))} | {m.get('n_copying')} of {m.get('n')} |")
+
+def report_memorisation(run:RunContents) -> list[str]:
+    "The memorisation section: how much of the training text each model's generations repeat verbatim, and whether the adapter copies."
+    if not (metrics := run.content('eval')): return []
+    lines = ['', '## Memorisation', '']
+    if not (mem := metrics.get('memorisation')): return lines + ['Not measured: this evaluation predates the memorisation check.']
+    t = mem.get('thresholds') or {}
+    lines += [f"Verbatim overlap of the generations with the author's training text. A generation *copies* when it shares a run of "
+              f"{t.get('copy_run_chars')} or more characters with it, or when {format_value(t.get('copy_ngram_share'), 2)} or more of its "
+              f"character {mem.get('ngram', 8)}-grams occur in it.", '',
+              '| model | longest run (chars) | median longest run | mean 8-gram share | max 8-gram share | generations that copy |',
+              '|---|---|---|---|---|---|', _memorisation_row('base', mem.get('base') or {}), _memorisation_row('adapter', mem.get('adapter') or {}), '']
+    lines.append('**The adapter copies its training text** more often than the base model: a style adapter should not — see the table '
+                 'for the copied runs.' if mem.get('adapter_copies') else 'The adapter does not copy its training text more often than the base model.')
+    table = run.run_dir/Path(run.link('eval')).parent/'tables/memorisation.csv'
+    return lines + ([f"Per generation: [{table.name}]({table.relative_to(run.run_dir).as_posix()})"] if table.exists() else [])
 
 # %% ../nbs/04_pipeline.ipynb #77eb84fd
 def report_generations(run:RunContents, n:int=3) -> list[str]:
@@ -523,7 +592,7 @@ def report_authors(run:RunContents) -> list[str]:
     return authors_markdown(summary)
 
 # %% ../nbs/04_pipeline.ipynb #c60532a6
-REPORT_SECTIONS = [report_title, report_stages, report_data, report_training, report_evaluation, report_generations, report_authors, report_next_steps]
+REPORT_SECTIONS = [report_title, report_stages, report_data, report_training, report_evaluation, report_memorisation, report_generations, report_authors, report_next_steps]
 
 def report_markdown(run_dir:Path, # the run folder
                     state:dict, # the pipeline state (stage -> status, seconds, …)

@@ -14,7 +14,7 @@ import pandas as pd
 __all__ = ['FUNCTION_WORDS', 'PER_TEXT_INDICATORS', 'words', 'is_punct', 'split_sentences', 'mattr', 'text_indicators',
            'js_divergence', 'word_profile', 'punct_profile', 'function_word_profile', 'author_habits',
            'indicator_frame', 'indicator_distances', 'segments', 'CosineDelta', 'make_judge', 'fit_judge', 'p_author',
-           'paired_share']
+           'paired_share', 'validation_scores', 'ngram_hashes', 'TrainingTextIndex', 'memorisation']
 
 # %% ../nbs/92_stylometry.ipynb #cf866e29
 # Chinese function words (虚词) plus the most frequent pronouns and degree/time adverbs. Hand-compiled from the
@@ -289,3 +289,93 @@ def paired_share(wins:int, # pairs where the candidate was judged better
     if n == 0: return {**out, 'share': float('nan'), 'ci_low': float('nan'), 'ci_high': float('nan'), 'p_value': float('nan')}
     r = binomtest(int(wins), int(n), 0.5, alternative='two-sided'); ci = r.proportion_ci(0.95, method='wilson')
     return {**out, 'share': float(wins / n), 'ci_low': float(ci.low), 'ci_high': float(ci.high), 'p_value': float(r.pvalue)}
+
+# %% ../nbs/92_stylometry.ipynb #982be2c7
+def _classifier_scores(y_true:np.ndarray, y_prob:np.ndarray) -> tuple[float, float, float]:
+    "Accuracy, balanced accuracy and AUC at threshold 0.5; NaN where a class is missing."
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
+    if not len(y_true): return float('nan'), float('nan'), float('nan')
+    acc = float(accuracy_score(y_true, y_prob > 0.5))
+    if len(set(y_true.tolist())) < 2: return acc, float('nan'), float('nan')
+    return acc, float(balanced_accuracy_score(y_true, y_prob > 0.5)), float(roc_auc_score(y_true, y_prob))
+
+# %% ../nbs/92_stylometry.ipynb #c39483bc
+def validation_scores(y_true:Sequence[int], # 1: author, 0: impostor
+                      y_prob:Sequence[float], # the judge's P(author)
+                      groups:Sequence|None=None, # the document of each item (bootstrap unit); None: each item alone
+                      n_boot:int=2000, # bootstrap resamples
+                      seed:int=0, # RNG seed
+                     ) -> dict:
+    "Accuracy, balanced accuracy and AUC with bootstrap 95% intervals over documents (resampled within each class)."
+    y, p = np.asarray(y_true, int), np.asarray(y_prob, float)
+    g = np.asarray(groups if groups is not None else np.arange(len(y))).astype(str)
+    g = np.char.add(y.astype(str), np.char.add(':', g))  # a document belongs to one class
+    acc, bal, auc = _classifier_scores(y, p)
+    docs = {c: np.unique(g[y == c]) for c in (0, 1)}
+    rows = {d: np.flatnonzero(g == d) for c in docs for d in docs[c]}
+    rng, boot = np.random.default_rng(seed), []
+    for _ in range(n_boot if min(len(docs[0]), len(docs[1])) > 0 else 0):
+        idx = np.concatenate([rows[d] for c in (0, 1) for d in rng.choice(docs[c], len(docs[c]))])
+        boot.append(_classifier_scores(y[idx], p[idx])[1:])
+    ci = lambda k: [float(np.nanpercentile([b[k] for b in boot], q)) for q in (2.5, 97.5)] if boot else [float('nan')] * 2
+    return {'accuracy': acc, 'balanced_accuracy': bal, 'balanced_accuracy_ci95': ci(0), 'auc': auc, 'auc_ci95': ci(1),
+            'n_author': int((y == 1).sum()), 'n_impostor': int((y == 0).sum()),
+            'n_author_docs': len(docs[1]), 'n_impostor_docs': len(docs[0]), 'n_boot': n_boot, 'seed': seed}
+
+# %% ../nbs/92_stylometry.ipynb #45443932
+_HASH_BASE = np.uint64(1_000_003)
+
+def ngram_hashes(codes:np.ndarray, # code points of a text (uint64)
+                 n:int, # n-gram length
+                ) -> list[np.ndarray]:
+    "64-bit polynomial hashes of the text's character k-grams for k = 1…n (entry k-1: one hash per start position)."
+    out, h = [], codes.copy()
+    with np.errstate(over='ignore'):
+        for k in range(1, n + 1):
+            if k > 1: h = h[:-1] * _HASH_BASE + codes[k-1:]
+            out.append(h)
+    return out
+
+def _codes(text:str) -> np.ndarray: return np.frombuffer(text.encode('utf-32-le'), dtype=np.uint32).astype(np.uint64)
+
+# %% ../nbs/92_stylometry.ipynb #83f11190
+class TrainingTextIndex:
+    "Every character n-gram (n = 1…`n`) of a training text, hashed and sorted (duplicates kept: `np.sort` is several times faster than `np.unique` here), plus the text for exact checks."
+    def __init__(self, texts:Sequence[str], # the training texts (joined with a separator no generation contains)
+                 n:int=8, # the longest n-gram indexed (the share is measured on n-grams)
+                ):
+        self.n, self.text = n, '\x00'.join(texts)
+        self.hashes = [np.sort(h) for h in ngram_hashes(_codes(self.text), n)]
+
+    def found(self, text:str, k:int) -> np.ndarray:
+        "For each start position of `text`, is its k-gram (k ≤ n) in the training text?"
+        if len(text) < k: return np.zeros(0, bool)
+        h, ref = ngram_hashes(_codes(text), k)[k-1], self.hashes[k-1]
+        pos = np.minimum(np.searchsorted(ref, h), max(len(ref) - 1, 0))
+        return ref[pos] == h if len(ref) else np.zeros(len(h), bool)
+
+# %% ../nbs/92_stylometry.ipynb #e1feec9a
+def _longest_in(window:str, text:str) -> tuple[int, str]:
+    "Longest substring of `window` that occurs in `text` (matching statistics: each start extends the previous match)."
+    best, length = (0, ''), 0
+    for i in range(len(window)):
+        length = max(length - 1, 0)
+        while i + length < len(window) and window[i:i+length+1] in text: length += 1
+        if length > best[0]: best = (length, window[i:i+length])
+    return best
+
+# %% ../nbs/92_stylometry.ipynb #90aa12f8
+def memorisation(text:str, # one generation
+                 index:TrainingTextIndex, # the training text's index
+                ) -> dict:
+    "Longest verbatim run shared with the training text (characters, and the run) and the share of the text's n-grams found there."
+    hits = index.found(text, index.n)
+    share = float(hits.mean()) if len(hits) else float('nan')
+    best = (0, '')
+    if hits.any():  # a run of n or more characters lies inside a stretch of consecutive matching n-grams
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], hits.astype(int), [0]])))
+        for a, b in zip(edges[::2], edges[1::2]): best = max(best, _longest_in(text[a:b-1+index.n], index.text))
+    else:  # shorter than n: the longest k with a shared k-gram
+        k = next((k for k in range(index.n - 1, 0, -1) if index.found(text, k).any()), 0)
+        best = (k, next((text[i:i+k] for i in np.flatnonzero(index.found(text, k))[:1]), '') if k else '')
+    return {'chars': len(text), 'longest_run_chars': int(best[0]), 'longest_run': best[1], 'ngram_share': share}
