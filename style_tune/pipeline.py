@@ -323,7 +323,8 @@ class ProgressWatcher(PollingThread):
         self._seen = p
         from tqdm import tqdm
         if self.bar is None: self.bar = tqdm(total=p.get('max_steps') or None, desc=self.label, unit='step', file=self.file,
-                                             dynamic_ncols=True, bar_format='{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps{postfix}')
+                                             dynamic_ncols=True, bar_format='{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps{postfix}',
+                                             disable=False)  # the run's own status line: never turned off by TQDM_DISABLE, which tqdm reads once, at import
         self.bar.n = int(p.get('step') or 0)
         post = []
         if p.get('loss') is not None: post.append(f"loss {p['loss']:.3f}")
