@@ -23,13 +23,13 @@ __all__ = ['TASK_NAMES', 'IMPOSTOR_SOURCES', 'TOKEN_MARGIN', 'EVAL_COMMAND', 'Ev
            'backup_account_texts', 'other_account_texts', 'split_documents', 'Impostors', 'find_impostors',
            'load_eval_model', 'window_spans', 'token_nll', 'article_nll', 'bootstrap_ppl', 'chat_item', 'task_losses',
            'select_prompts', 'generate_texts', 'tokens_per_char', 'generation_budget', 'trim_to_chars',
-           'generation_lengths', 'segment_texts', 'judge_generations', 'judge_against_people', 'judge_summary',
-           'make_ab_pairs', 'ab_page_html', 'write_ab_test', 'read_ratings', 'score_ab', 'headless_chromium',
-           'save_figure', 'save_table', 'plot_ppl', 'plot_indicators', 'plot_judge', 'eval_data_dir', 'eval_header',
-           'heldout_articles', 'eval_perplexity', 'eval_task_losses', 'eval_generation_budget', 'eval_generations',
-           'eval_indicators', 'judge_gate', 'eval_judge', 'memorisation_summary', 'memorisation_table',
-           'eval_memorisation', 'eval_ab_page', 'run_eval', 'evaluate', 'score_ab_files', 'EvalOptions',
-           'parse_eval_args', 'eval_cli', 'TASKS']
+           'generation_lengths', 'segment_texts', 'capped_segments', 'judge_generations', 'judge_against_people',
+           'judge_summary', 'make_ab_pairs', 'ab_page_html', 'write_ab_test', 'read_ratings', 'score_ab',
+           'headless_chromium', 'save_figure', 'save_table', 'plot_ppl', 'plot_indicators', 'plot_judge',
+           'eval_data_dir', 'eval_header', 'heldout_articles', 'eval_perplexity', 'eval_task_losses',
+           'eval_generation_budget', 'eval_generations', 'eval_indicators', 'judge_gate', 'eval_judge',
+           'memorisation_summary', 'memorisation_table', 'eval_memorisation', 'eval_ab_page', 'run_eval', 'evaluate',
+           'score_ab_files', 'EvalOptions', 'parse_eval_args', 'eval_cli', 'TASKS']
 
 # %% ../nbs/02_eval.ipynb #5fe1bdbb
 def _log(msg): print(msg, flush=True)
@@ -441,6 +441,12 @@ def _capped(segs:list, n:int, rng) -> list:
     "At most `n` of `segs`, sampled with `rng`, in their order."
     return segs if len(segs) <= n else [segs[i] for i in sorted(rng.choice(len(segs), n, replace=False))]
 
+def capped_segments(texts:Sequence[str], size:int, n:int, rng) -> tuple[list[str], list[int]]:
+    "`segment_texts`, then at most `n` segments sampled with `rng`, each still with its document."
+    segs, docs = segment_texts(texts, size)
+    keep = _capped(list(range(len(segs))), n, rng)
+    return [segs[k] for k in keep], [docs[k] for k in keep]
+
 # %% ../nbs/02_eval.ipynb #ec4cc0ee
 def judge_generations(author_train:Sequence[str], # author's training articles
                       author_heldout:Sequence[str], # author's held-out text (for validating the judge)
@@ -454,25 +460,28 @@ def judge_generations(author_train:Sequence[str], # author's training articles
     if n < folds: raise ValueError(f'need at least {folds} prompt pairs for {folds}-fold cross-fitting, got {n}')
     rng = np.random.default_rng(seed)
     fold_of = rng.permutation(np.arange(n) % folds)
-    a_segs = _capped(segment_texts(author_train, segment_chars)[0], max_segments, rng)
+    a_segs, a_doc = capped_segments(author_train, segment_chars, max_segments, rng)
     h_segs, h_doc = segment_texts(author_heldout, segment_chars)
     h_fold = rng.permutation(np.arange(len(h_segs)) % folds)
-    o_segs = segment_texts(other_impostors, segment_chars)[0]
-    rows, y_true, y_prob, groups = [], [], [], []
+    o_segs, o_doc = segment_texts(other_impostors, segment_chars)
+    rows, y_true, y_prob, groups, thresholds, calibration = [], [], [], [], [], []
     for k in range(folds):
-        train_imp = o_segs + segment_texts([base_texts[i] for i in np.flatnonzero(fold_of != k)], segment_chars)[0]
+        b_segs, b_doc = segment_texts([base_texts[i] for i in np.flatnonzero(fold_of != k)], segment_chars)
+        train_imp, imp_doc = o_segs + b_segs, [f'o{d}' for d in o_doc] + [f'b{d}' for d in b_doc]
         judge = sty.fit_judge(a_segs, train_imp, segment_chars, seed)
+        calibration.append(cal := sty.calibrate_threshold(a_segs, train_imp, a_doc, imp_doc, seed=seed))
         delta = sty.CosineDelta(n_mfw).fit(a_segs, train_imp)
         idx = np.flatnonzero(fold_of == k)
         b, a = [base_texts[i] for i in idx], [adapter_texts[i] for i in idx]
         p_base, p_adapter = sty.p_author(judge, b), sty.p_author(judge, a)
         delta_base, delta_adapter = delta.distance(b), delta.distance(a)
-        rows += [{'pair': int(i), 'fold': k, 'p_author_base': p_base[j], 'p_author_adapter': p_adapter[j],
+        rows += [{'pair': int(i), 'fold': k, 'threshold': cal['threshold'], 'p_author_base': p_base[j], 'p_author_adapter': p_adapter[j],
                   'delta_base': delta_base[j], 'delta_adapter': delta_adapter[j]} for j, i in enumerate(idx)]
         val_author = np.flatnonzero(h_fold == k)
         y_true += [1]*len(val_author) + [0]*len(b); y_prob += list(sty.p_author(judge, [h_segs[i] for i in val_author])) + list(p_base)
         groups += [f'article {h_doc[i]}' for i in val_author] + [f'prompt {i}' for i in idx]
-    val = {**sty.validation_scores(y_true, y_prob, groups, n_boot, seed), 'against': 'base_generations', 'folds': folds,
+        thresholds += [cal['threshold']] * (len(val_author) + len(b))
+    val = {**sty.validation_scores(y_true, y_prob, groups, n_boot, seed, thresholds), 'against': 'base_generations', 'folds': folds, 'calibration': calibration,
            'n_author_train_segments': len(a_segs), 'n_other_impostor_segments': len(o_segs)}
     return pd.DataFrame(rows).sort_values('pair').reset_index(drop=True), val
 
@@ -485,26 +494,29 @@ def judge_against_people(author_train:Sequence[str], author_heldout:Sequence[str
     "P(author) and cosine Delta for each pair from a judge fitted on the author against people, and its validation on held-out people."
     if not impostor_val: raise ValueError('no held-out impostor documents to validate the judge on')
     rng = np.random.default_rng(seed)
-    a_segs = _capped(segment_texts(author_train, segment_chars)[0], max_segments, rng)
-    i_segs = _capped(segment_texts(impostor_train, segment_chars)[0], max_segments, rng)
+    a_segs, a_doc = capped_segments(author_train, segment_chars, max_segments, rng)
+    i_segs, i_doc = capped_segments(impostor_train, segment_chars, max_segments, rng)
     judge, delta = sty.fit_judge(a_segs, i_segs, segment_chars, seed), sty.CosineDelta(n_mfw).fit(a_segs, i_segs)
-    pairs = pd.DataFrame({'pair': range(len(base_texts)), 'fold': 0, 'p_author_base': sty.p_author(judge, base_texts),
+    cal = sty.calibrate_threshold(a_segs, i_segs, a_doc, i_doc, seed=seed)
+    pairs = pd.DataFrame({'pair': range(len(base_texts)), 'fold': 0, 'threshold': cal['threshold'], 'p_author_base': sty.p_author(judge, base_texts),
                           'p_author_adapter': sty.p_author(judge, adapter_texts), 'delta_base': delta.distance(base_texts),
                           'delta_adapter': delta.distance(adapter_texts)})
     (h_segs, h_doc), (v_segs, v_doc) = segment_texts(author_heldout, segment_chars), segment_texts(impostor_val, segment_chars)
     val = sty.validation_scores([1]*len(h_segs) + [0]*len(v_segs), sty.p_author(judge, h_segs + v_segs),
-                                [f'author {i}' for i in h_doc] + [f'impostor {i}' for i in v_doc], n_boot, seed)
-    return pairs, {**val, 'against': 'people', 'n_author_train_segments': len(a_segs), 'n_impostor_train_segments': len(i_segs)}
+                                [f'author {i}' for i in h_doc] + [f'impostor {i}' for i in v_doc], n_boot, seed, cal['threshold'])
+    return pairs, {**val, 'against': 'people', 'calibration': cal, 'n_author_train_segments': len(a_segs), 'n_impostor_train_segments': len(i_segs)}
 
 # %% ../nbs/02_eval.ipynb #a08b5b20
 def judge_summary(pairs:pd.DataFrame) -> dict:
-    "Share of pairs where the adapter is more author-like than the base: by the judge (higher P) and by Delta (lower)."
+    "Share of pairs where the adapter is more author-like than the base: by the judge (higher P) and by Delta (lower); and how many generations pass as the author's at the judge's threshold."
     judge_wins, judge_losses = (pairs.p_author_adapter > pairs.p_author_base).sum(), (pairs.p_author_adapter < pairs.p_author_base).sum()
     delta_wins, delta_losses = (pairs.delta_adapter < pairs.delta_base).sum(), (pairs.delta_adapter > pairs.delta_base).sum()
     return {'judge': sty.paired_share(judge_wins, judge_losses, len(pairs) - judge_wins - judge_losses),
             'delta': sty.paired_share(delta_wins, delta_losses, len(pairs) - delta_wins - delta_losses),
             'mean_p_author': {'base': float(pairs.p_author_base.mean()), 'adapter': float(pairs.p_author_adapter.mean())},
-            'mean_delta': {'base': float(pairs.delta_base.mean()), 'adapter': float(pairs.delta_adapter.mean())}}
+            'mean_delta': {'base': float(pairs.delta_base.mean()), 'adapter': float(pairs.delta_adapter.mean())},
+            **({'passes_as_author': {'base': int((pairs.p_author_base > pairs.threshold).sum()), 'adapter': int((pairs.p_author_adapter > pairs.threshold).sum()),
+                                     'n': len(pairs)}} if 'threshold' in pairs else {})}
 
 # %% ../nbs/02_eval.ipynb #cb48d55d
 def make_ab_pairs(prompts:Sequence[dict], # from `select_prompts`
@@ -922,7 +934,9 @@ def _log_judge(judge:dict):
     "Say against whom the judge was validated and how well, then its verdict — or why there is none."
     v = judge['validation']; bal, auc = v['balanced_accuracy_ci95'], v['auc_ci95']
     _log(f"judge validation ({judge['impostor_source']}): balanced accuracy {v['balanced_accuracy']:.3f} (95% CI {bal[0]:.3f}–{bal[1]:.3f}), "
-         f"AUC {v['auc']:.3f} (95% CI {auc[0]:.3f}–{auc[1]:.3f}) on {v['n_author']} author / {v['n_impostor']} impostor segments")
+         f"AUC {v['auc']:.3f} (95% CI {auc[0]:.3f}–{auc[1]:.3f}) on {v['n_author']} author / {v['n_impostor']} impostor segments"
+         + (f", threshold {v['threshold']:.3f} from " + (v['calibration']['source'] if isinstance(v.get('calibration'), dict) else 'cross-validated training scores, per fold')
+            if 'threshold' in v else ''))
     if judge['impostor_source'] == 'base_generations':
         _log("  note: the impostors are the base model's own generations, so 'more author-like' partly means 'less like the base model': a weaker verdict")
     if 'verdict_withheld' in judge: _log(f"WARNING: no verdict on the generations: {judge['verdict_withheld']}"); return

@@ -494,8 +494,10 @@ def judge_validation_lines(judge:dict) -> list[str]:
     if not v: return lines + ['- judge validation: not measured']
     against = {'people': 'held-out impostor documents', 'base_generations': "the base model's generations"}.get(v.get('against'), 'impostor text')
     docs = f" from {v['n_author_docs']} / {v['n_impostor_docs']} documents" if 'n_author_docs' in v else ''
+    threshold = (f"; P(author) threshold {format_value(v['threshold'])}, drawn on cross-validated scores of the judge's training segments"
+                 if (v.get('calibration') or v.get('against') == 'base_generations') and 'threshold' in v else '')
     return lines + [f"- judge validation (held-out author text against {against}): balanced accuracy {_with_ci(v, 'balanced_accuracy')}, "
-                    f"AUC {_with_ci(v, 'auc')}; {v.get('n_author')} author / {v.get('n_impostor')} impostor segments{docs}"]
+                    f"AUC {_with_ci(v, 'auc')}; {v.get('n_author')} author / {v.get('n_impostor')} impostor segments{docs}{threshold}"]
 
 # %% ../nbs/04_pipeline.ipynb #26718722
 def judge_lines(judge:dict|None, # metrics.json's `judge`
@@ -514,7 +516,10 @@ def judge_lines(judge:dict|None, # metrics.json's `judge`
                 f"two-sided binomial p = {format_value(verdict.get('p_value'), 3)}); details in [{Path(link).name}]({link})"
                 + (f"; given because validation reached balanced accuracy ≥ {format_value(gate['min_balanced_accuracy'], 2)}" if gate.get('passed') else '; validation gate: not measured'))
     else: head = '- automatic judge: no verdict recorded'
-    return [head, *judge_validation_lines(judge)]
+    passes = (judge.get('judge') and judge.get('passes_as_author')) or {}
+    passing = ([f"- generations the judge takes for the author's own text (P(author) above its threshold): adapter {passes['adapter']} of {passes['n']}, "
+                f"base {passes['base']} of {passes['n']}"] if passes else [])
+    return [head, *passing, *judge_validation_lines(judge)]
 
 # %% ../nbs/04_pipeline.ipynb #6acf43f3
 def generation_length_line(generation:dict|None) -> list[str]:

@@ -14,7 +14,8 @@ import pandas as pd
 __all__ = ['FUNCTION_WORDS', 'PER_TEXT_INDICATORS', 'words', 'is_punct', 'split_sentences', 'mattr', 'text_indicators',
            'js_divergence', 'word_profile', 'punct_profile', 'function_word_profile', 'author_habits',
            'indicator_frame', 'indicator_distances', 'segments', 'CosineDelta', 'make_judge', 'fit_judge', 'p_author',
-           'paired_share', 'validation_scores', 'ngram_hashes', 'TrainingTextIndex', 'memorisation']
+           'paired_share', 'validation_scores', 'best_threshold', 'calibrate_threshold', 'ngram_hashes',
+           'TrainingTextIndex', 'memorisation']
 
 # %% ../nbs/92_stylometry.ipynb #cf866e29
 # Chinese function words (虚词) plus the most frequent pronouns and degree/time adverbs. Hand-compiled from the
@@ -291,13 +292,14 @@ def paired_share(wins:int, # pairs where the candidate was judged better
     return {**out, 'share': float(wins / n), 'ci_low': float(ci.low), 'ci_high': float(ci.high), 'p_value': float(r.pvalue)}
 
 # %% ../nbs/92_stylometry.ipynb #982be2c7
-def _classifier_scores(y_true:np.ndarray, y_prob:np.ndarray) -> tuple[float, float, float]:
-    "Accuracy, balanced accuracy and AUC at threshold 0.5; NaN where a class is missing."
+def _classifier_scores(y_true:np.ndarray, y_prob:np.ndarray, threshold:float|np.ndarray=0.5) -> tuple[float, float, float]:
+    "Accuracy and balanced accuracy of `P(author) > threshold`, and AUC; NaN where a class is missing."
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
     if not len(y_true): return float('nan'), float('nan'), float('nan')
-    acc = float(accuracy_score(y_true, y_prob > 0.5))
+    y_pred = y_prob > threshold
+    acc = float(accuracy_score(y_true, y_pred))
     if len(set(y_true.tolist())) < 2: return acc, float('nan'), float('nan')
-    return acc, float(balanced_accuracy_score(y_true, y_prob > 0.5)), float(roc_auc_score(y_true, y_prob))
+    return acc, float(balanced_accuracy_score(y_true, y_pred)), float(roc_auc_score(y_true, y_prob))
 
 # %% ../nbs/92_stylometry.ipynb #c39483bc
 def validation_scores(y_true:Sequence[int], # 1: author, 0: impostor
@@ -305,22 +307,59 @@ def validation_scores(y_true:Sequence[int], # 1: author, 0: impostor
                       groups:Sequence|None=None, # the document of each item (bootstrap unit); None: each item alone
                       n_boot:int=2000, # bootstrap resamples
                       seed:int=0, # RNG seed
+                      threshold:float|Sequence[float]=0.5, # P(author) above it says 'author': one value, or one per item
                      ) -> dict:
-    "Accuracy, balanced accuracy and AUC with bootstrap 95% intervals over documents (resampled within each class)."
+    "Accuracy and balanced accuracy at `threshold`, and AUC, with bootstrap 95% intervals over documents (resampled within each class)."
     y, p = np.asarray(y_true, int), np.asarray(y_prob, float)
+    t = np.broadcast_to(np.asarray(threshold, float), p.shape)
     g = np.asarray(groups if groups is not None else np.arange(len(y))).astype(str)
     g = np.char.add(y.astype(str), np.char.add(':', g))  # a document belongs to one class
-    acc, bal, auc = _classifier_scores(y, p)
+    acc, bal, auc = _classifier_scores(y, p, t)
     docs = {c: np.unique(g[y == c]) for c in (0, 1)}
     rows = {d: np.flatnonzero(g == d) for c in docs for d in docs[c]}
     rng, boot = np.random.default_rng(seed), []
     for _ in range(n_boot if min(len(docs[0]), len(docs[1])) > 0 else 0):
         idx = np.concatenate([rows[d] for c in (0, 1) for d in rng.choice(docs[c], len(docs[c]))])
-        boot.append(_classifier_scores(y[idx], p[idx])[1:])
+        boot.append(_classifier_scores(y[idx], p[idx], t[idx])[1:])
     ci = lambda k: [float(np.nanpercentile([b[k] for b in boot], q)) for q in (2.5, 97.5)] if boot else [float('nan')] * 2
-    return {'accuracy': acc, 'balanced_accuracy': bal, 'balanced_accuracy_ci95': ci(0), 'auc': auc, 'auc_ci95': ci(1),
+    return {'accuracy': acc, 'balanced_accuracy': bal, 'threshold': float(np.mean(t)) if len(t) else float(threshold if np.ndim(threshold) == 0 else 0.5), 'balanced_accuracy_ci95': ci(0), 'auc': auc, 'auc_ci95': ci(1),
             'n_author': int((y == 1).sum()), 'n_impostor': int((y == 0).sum()),
             'n_author_docs': len(docs[1]), 'n_impostor_docs': len(docs[0]), 'n_boot': n_boot, 'seed': seed}
+
+# %% ../nbs/92_stylometry.ipynb #9841113d
+def best_threshold(y_true:Sequence[int], # 1: author, 0: impostor
+                   y_prob:Sequence[float], # P(author)
+                  ) -> tuple[float, float]:
+    "The threshold on `y_prob` with the highest balanced accuracy (midway to the next score), and that balanced accuracy."
+    y, p = np.asarray(y_true, int), np.asarray(y_prob, float)
+    pos, neg, cands = np.sort(p[y == 1]), np.sort(p[y == 0]), np.unique(p)
+    if not len(pos) or not len(neg): raise ValueError(f'a threshold needs both classes: {len(pos)} author and {len(neg)} impostor scores')
+    tpr = 1 - np.searchsorted(pos, cands, 'right') / len(pos)   # P(author) > t
+    tnr = np.searchsorted(neg, cands, 'right') / len(neg)
+    ba = (tpr + tnr) / 2; i = int(np.argmax(ba))
+    return float((cands[i] + cands[min(i + 1, len(cands) - 1)]) / 2), float(ba[i])
+
+# %% ../nbs/92_stylometry.ipynb #27395895
+def calibrate_threshold(author_segs:Sequence[str], impostor_segs:Sequence[str], # the judge's training segments
+                        author_docs:Sequence, impostor_docs:Sequence, # the document of each segment: a fold keeps a document whole
+                        folds:int=5, # cross-validation folds (fewer when a class has fewer documents)
+                        seed:int=0, # folds and classifier random state
+                       ) -> dict:
+    "The judge's threshold from out-of-fold P(author) of its own training segments, grouped by document; 0.5 when a class has under two documents."
+    from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.metrics import roc_auc_score
+    X, y = list(author_segs) + list(impostor_segs), np.array([1]*len(author_segs) + [0]*len(impostor_segs))
+    g = np.array([f'a{d}' for d in author_docs] + [f'i{d}' for d in impostor_docs])
+    k = min(folds, len(set(author_docs)), len(set(impostor_docs)))
+    if k < 2: return {'threshold': 0.5, 'source': 'default (a class has fewer than two documents)'}
+    oof = np.full(len(X), np.nan)
+    for tr, te in StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(X, y, g):
+        if len(set(y[tr])) == 2: oof[te] = p_author(make_judge(seed).fit([X[i] for i in tr], y[tr]), [X[i] for i in te])
+    ok = ~np.isnan(oof)
+    if len(set(y[ok])) < 2: return {'threshold': 0.5, 'source': 'default (the folds left a class out)'}
+    t, ba = best_threshold(y[ok], oof[ok])
+    return {'threshold': t, 'source': 'cross-validated training scores', 'folds': k,
+            'oof_balanced_accuracy': ba, 'oof_auc': float(roc_auc_score(y[ok], oof[ok]))}
 
 # %% ../nbs/92_stylometry.ipynb #45443932
 _HASH_BASE = np.uint64(1_000_003)
