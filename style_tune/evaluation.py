@@ -256,8 +256,8 @@ def token_nll(model, # causal LM (eval mode)
              ) -> list[tuple[float, int]]:
     "Summed negative log-likelihood and number of scored tokens for each item (batched, longest first)."
     import torch
-    import torch.nn.functional as F
     from tqdm.auto import tqdm
+    from style_tune.loss import span_nll
     device = next(model.parameters()).device
     order = sorted(range(len(items)), key=lambda i: -len(items[i][0]))
     out = [(0.0, 0)] * len(items)
@@ -269,12 +269,9 @@ def token_nll(model, # causal LM (eval mode)
             mask = torch.zeros((len(idx), L), dtype=torch.long)
             for r, i in enumerate(idx):
                 seq = items[i][0]; ids[r, :len(seq)] = torch.as_tensor(seq); mask[r, :len(seq)] = 1
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-            for r, i in enumerate(idx):
-                seq, n_ctx = items[i]; start = max(n_ctx, 1)
-                if start >= len(seq): out[i] = (0.0, 0); continue
-                nll = F.cross_entropy(logits[r, start-1:len(seq)-1].float(), ids[r, start:len(seq)].to(device), reduction='sum')
-                out[i] = (float(nll), len(seq) - start)
+            spans = [(min(max(items[i][1], 1), len(items[i][0])), len(items[i][0])) for i in idx]  # a context-only item scores nothing
+            nlls = span_nll(model, ids.to(device), mask.to(device), spans)  # LM head on scored positions only, in chunks
+            for r, i in enumerate(idx): out[i] = (nlls[r], spans[r][1] - spans[r][0])
             bar.update(len(idx))
     return out
 

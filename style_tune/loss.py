@@ -9,7 +9,7 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 # %% auto #0
-__all__ = ['unwrap_causal_lm', 'logit_transform', 'loss_positions', 'chunked_causal_lm_loss']
+__all__ = ['unwrap_causal_lm', 'logit_transform', 'loss_positions', 'chunked_causal_lm_loss', 'span_nll']
 
 # %% ../nbs/93_loss.ipynb #fe8bde7d
 def unwrap_causal_lm(model:torch.nn.Module, # a causal LM, possibly inside PEFT, DDP or `torch.compile` wrappers
@@ -98,3 +98,19 @@ def chunked_causal_lm_loss(model:torch.nn.Module, # causal LM, plain or wrapped 
     denom = num_items_in_batch if num_items_in_batch is not None else max(n, 1)
     loss = total / (denom.to(total.device) if torch.is_tensor(denom) else denom)
     return loss, dict(num_loss_tokens=n, mean_token_accuracy=float(correct) / max(n, 1), entropy=float(ent) / max(n, 1))
+
+# %% ../nbs/93_loss.ipynb #fd7d5d6e
+def span_nll(model:torch.nn.Module, # causal LM (eval mode), plain or wrapped
+             input_ids:torch.Tensor, attention_mask:torch.Tensor, # a right-padded batch
+             spans:list[tuple[int, int]], # per row: score tokens start..end-1, each predicted from the one before (start ≥ 1)
+             chunk_tokens:int=1024, # scored tokens per LM-head chunk
+            ) -> list[float]:
+    "Summed next-token NLL of each row's span, with the LM head applied in chunks: no full-vocabulary logits for the batch."
+    lm = unwrap_causal_lm(model)
+    hidden = _last_hidden_state(model, lm, {'input_ids': input_ids, 'attention_mask': attention_mask})
+    lm_head, (scale, softcap) = lm.get_output_embeddings(), logit_transform(lm.config)
+    out = []
+    for r, (s, e) in enumerate(spans):
+        h, y = hidden[r, s-1:e-1], input_ids[r, s:e].to(hidden.device)
+        out.append(sum(float(_chunk_nll(lm_head, scale, softcap, [None], h[i:i+chunk_tokens], y[i:i+chunk_tokens])) for i in range(0, len(y), chunk_tokens)))
+    return out
