@@ -495,7 +495,7 @@ def judge_validation_lines(judge:dict) -> list[str]:
     against = {'people': 'held-out impostor documents', 'base_generations': "the base model's generations"}.get(v.get('against'), 'impostor text')
     docs = f" from {v['n_author_docs']} / {v['n_impostor_docs']} documents" if 'n_author_docs' in v else ''
     threshold = (f"; P(author) threshold {format_value(v['threshold'])}, drawn on cross-validated scores of the judge's training segments"
-                 if (v.get('calibration') or v.get('against') == 'base_generations') and 'threshold' in v else '')
+                 if v.get('calibration') and 'threshold' in v else '')
     return lines + [f"- judge validation (held-out author text against {against}): balanced accuracy {_with_ci(v, 'balanced_accuracy')}, "
                     f"AUC {_with_ci(v, 'auc')}; {v.get('n_author')} author / {v.get('n_impostor')} impostor segments{docs}{threshold}"]
 
