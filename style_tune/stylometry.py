@@ -322,7 +322,7 @@ def validation_scores(y_true:Sequence[int], # 1: author, 0: impostor
         idx = np.concatenate([rows[d] for c in (0, 1) for d in rng.choice(docs[c], len(docs[c]))])
         boot.append(_classifier_scores(y[idx], p[idx], t[idx])[1:])
     ci = lambda k: [float(np.nanpercentile([b[k] for b in boot], q)) for q in (2.5, 97.5)] if boot else [float('nan')] * 2
-    return {'accuracy': acc, 'balanced_accuracy': bal, 'threshold': float(np.mean(t)) if len(t) else float(threshold if np.ndim(threshold) == 0 else 0.5), 'balanced_accuracy_ci95': ci(0), 'auc': auc, 'auc_ci95': ci(1),
+    return {'accuracy': acc, 'balanced_accuracy': bal, 'threshold': float(np.mean(threshold)) if np.size(threshold) else 0.5, 'balanced_accuracy_ci95': ci(0), 'auc': auc, 'auc_ci95': ci(1),
             'n_author': int((y == 1).sum()), 'n_impostor': int((y == 0).sum()),
             'n_author_docs': len(docs[1]), 'n_impostor_docs': len(docs[0]), 'n_boot': n_boot, 'seed': seed}
 
