@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from .core import (ConfigError, validate_config, load_yaml, read_jsonl, write_json, write_jsonl,
-                             atomic_write, private_dir, dumps_json, seed_everything)
+                             atomic_write, private_dir, dumps_json, seed_everything, pick_device)
 from .models import (check_adapter_dir, read_manifest, load_model, model_config, quantization_name, generation_config,
                                generate_tokens, run_environment)
 from .prep import TASKS  # the instruction tasks 00_prep builds
@@ -21,8 +21,8 @@ from . import stylometry as sty
 __all__ = ['TASK_NAMES', 'IMPOSTOR_SOURCES', 'TOKEN_MARGIN', 'EVAL_COMMAND', 'EvalConfig', 'eval_config', 'load_eval_config',
            'of_account', 'author_train_texts', 'impostor_texts', 'training_accounts', 'author_accounts',
            'backup_account_texts', 'other_account_texts', 'split_documents', 'Impostors', 'find_impostors',
-           'load_eval_model', 'window_spans', 'token_nll', 'article_nll', 'bootstrap_ppl', 'chat_item', 'task_losses',
-           'select_prompts', 'generate_texts', 'tokens_per_char', 'generation_budget', 'trim_to_chars',
+           'eval_dtype', 'load_eval_model', 'window_spans', 'token_nll', 'article_nll', 'bootstrap_ppl', 'chat_item',
+           'task_losses', 'select_prompts', 'generate_texts', 'tokens_per_char', 'generation_budget', 'trim_to_chars',
            'generation_lengths', 'segment_texts', 'capped_segments', 'judge_generations', 'judge_against_people',
            'judge_summary', 'make_ab_pairs', 'ab_page_html', 'write_ab_test', 'read_ratings', 'score_ab',
            'headless_chromium', 'save_figure', 'save_table', 'plot_ppl', 'plot_indicators', 'plot_judge',
@@ -51,7 +51,7 @@ class EvalConfig:
     base_model: str|None = None # None: the manifest's `base_model`; else "tiny", "embedded", a folder or a hub id
     quantization: str|None = 'auto' # 'auto': as in training (manifest); 'none' (or null), '4bit' or '8bit'
     device: str = 'auto' # 'auto', 'cpu', 'cuda' or 'mps'
-    dtype: str|None = None # torch dtype name; None: fp32 on CPU, bf16 on CUDA
+    dtype: str|None = None # torch dtype name; None: bf16 on CUDA and on CPUs with AMX (as training there), else fp32
     max_length: int = 1024 # perplexity window length in tokens
     stride: int = 512 # window step; each token is scored once with at least `max_length - stride` tokens of context
     ppl_batch_size: int = 4 # windows per forward pass
@@ -220,15 +220,23 @@ def find_impostors(cfg:EvalConfig, # `author_account`, `impostor_dir`, `impostor
     return Impostors('base_generations', detail="the base model's generations of the held-out prompts")
 
 # %% ../nbs/02_eval.ipynb #56475002
+def eval_dtype(dtype, # the config's dtype (name); None: chosen for the device
+               device:str='auto', # 'auto', 'cpu', 'cuda' or 'mps'
+              ) -> str|None:
+    "The dtype the base weights load in: the config's; bf16 on a CPU with AMX, as training there; else None (the device's default)."
+    if dtype is not None: return dtype
+    from style_tune.train import cpu_has_amx_bf16
+    return 'bfloat16' if pick_device(device) == 'cpu' and cpu_has_amx_bf16() else None
+
 def load_eval_model(adapter_dir, # adapter folder
                     base_model:str|None=None, # None: from the manifest
                     quantization='auto', # 'auto': as in training (unquantised without CUDA); 'none', '4bit' or '8bit'
                     device:str='auto', # device
-                    dtype=None, # torch dtype (name); None: per device
+                    dtype=None, # torch dtype (name); None: `eval_dtype`
                    ):
     "Load the base model with the adapter plugged in (`models.load_model`); returns (model, tokenizer, manifest)."
     adapter_dir = check_adapter_dir(adapter_dir)  # a local folder only, safetensors weights, readable; else a one-line error
-    cfg = model_config(base_model=base_model, quantization=quantization, device=device, dtype=dtype)
+    cfg = model_config(base_model=base_model, quantization=quantization, device=device, dtype=eval_dtype(dtype, device))
     loaded = load_model(cfg, {'adapter': adapter_dir})
     return loaded.model, loaded.tokenizer, loaded.manifest
 
@@ -1027,6 +1035,7 @@ def run_eval(cfg:EvalConfig, # from `load_eval_config`
     data_dir = eval_data_dir(cfg, manifest)
     out = private_dir(cfg.output_dir); figs, tabs = out/'figures', out/'tables'
     metrics = eval_header(cfg, data_dir, manifest)
+    metrics['dtype'] = str(model.dtype).removeprefix('torch.')  # the base weights' dtype, as loaded (`eval_dtype`)
     articles = heldout_articles(cfg, data_dir)
     metrics['perplexity'] = eval_perplexity(model, tokenizer, cfg, articles, figs, tabs)
     if (per_task := eval_task_losses(model, tokenizer, cfg, data_dir, tabs)) is not None: metrics['val_loss_per_task'] = per_task

@@ -9,7 +9,7 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 # %% auto #0
-__all__ = ['unwrap_causal_lm', 'logit_transform', 'loss_positions', 'chunked_causal_lm_loss', 'span_nll']
+__all__ = ['unwrap_causal_lm', 'logit_transform', 'loss_positions', 'chunk_tokens_for', 'chunked_causal_lm_loss', 'span_nll']
 
 # %% ../nbs/93_loss.ipynb #fe8bde7d
 def unwrap_causal_lm(model:torch.nn.Module, # a causal LM, possibly inside PEFT, DDP or `torch.compile` wrappers
@@ -47,16 +47,56 @@ def _chunk_nll(lm_head, scale:float, softcap:float|None, stats:list, h:torch.Ten
         with torch.no_grad(): stats.append(((z.argmax(-1) == y).sum(), -logp.exp().mul_(logp).sum()))
     return nll
 
+# %% ../nbs/93_loss.ipynb #1f65ff79
+class _FusedLinearCE(torch.autograd.Function):
+    "Summed cross-entropy of `h @ weight.T` (after scale and softcap) and, in the same pass, its gradient w.r.t. `h`."
+    @staticmethod
+    def forward(ctx, h, weight, y, scale:float, softcap:float|None, chunk_tokens:int, stats:list):
+        grad_h = torch.empty_like(h) if h.requires_grad else None
+        total = torch.zeros((), dtype=torch.float32, device=h.device)
+        correct = torch.zeros((), dtype=torch.long, device=h.device); ent = torch.zeros((), device=h.device)
+        for s in range(0, len(y), chunk_tokens):
+            hc, yc = h[s:s+chunk_tokens], y[s:s+chunk_tokens, None]
+            z = torch.nn.functional.linear(hc.to(weight.dtype), weight).float()
+            if scale != 1.0: z.mul_(scale)
+            if softcap: z = z.div_(softcap).tanh_().mul_(softcap)
+            top, best = z.max(-1, keepdim=True)
+            p = (z - top).exp_()
+            total_p = p.sum(-1, keepdim=True)
+            lse = top + total_p.log()
+            total += (lse - z.gather(-1, yc)).sum()
+            p.div_(total_p)  # softmax
+            correct += (best == yc).sum()
+            ent += (lse.squeeze(-1) - (p * z).sum(-1)).sum()  # -Σ p log p = lse - Σ p z
+            if grad_h is None: continue
+            p.scatter_add_(-1, yc, torch.full_like(yc, -1, dtype=p.dtype))  # d(nll)/dz = softmax - one-hot
+            if softcap: p.mul_(1 - (z / softcap) ** 2)  # through z = c·tanh(u/c)
+            if scale != 1.0: p.mul_(scale)
+            grad_h[s:s+chunk_tokens] = (p.to(weight.dtype) @ weight).to(h.dtype)
+        stats.append((correct, ent))
+        ctx.save_for_backward(grad_h)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_total):
+        grad_h, = ctx.saved_tensors
+        return grad_h * grad_total.to(grad_h.dtype), None, None, None, None, None, None
+
+def _fusable(lm_head) -> bool:
+    "Can `_FusedLinearCE` stand in for this LM head: a plain linear layer without bias whose weight is frozen?"
+    return type(lm_head) is torch.nn.Linear and lm_head.bias is None and not lm_head.weight.requires_grad
+
 # %% ../nbs/93_loss.ipynb #12f24cc0
 _NOT_FORWARDED = {'labels', 'shift_labels', 'num_items_in_batch', 'logits_to_keep', 'fused_lm_head', 'use_cache',
                   'output_hidden_states', 'output_attentions', 'return_dict'}
 
 def _last_hidden_state(model, lm, inputs:dict) -> torch.Tensor:
-    "Run `model`'s own forward (through its wrappers) with one kept logit position; catch the decoder's final hidden states."
+    "Run `model`'s own forward (through its wrappers) keeping no logit position; catch the decoder's final hidden states."
     got = []
     hook = lm.get_decoder().register_forward_hook(lambda mod, args, out: got.append(out[0] if isinstance(out, tuple) else out.last_hidden_state))
     kw = {k: v for k, v in inputs.items() if k not in _NOT_FORWARDED}
-    if 'logits_to_keep' in inspect.signature(lm.forward).parameters: kw['logits_to_keep'] = 1  # LM head on one position only
+    if 'logits_to_keep' in inspect.signature(lm.forward).parameters:  # the LM head on no position at all
+        kw['logits_to_keep'] = torch.zeros(0, dtype=torch.long, device=inputs['input_ids'].device)
     try: model(**kw, use_cache=False)
     finally: hook.remove()
     return got[-1]
@@ -72,25 +112,41 @@ def loss_positions(hidden:torch.Tensor, # the decoder's last hidden states, (bat
     mask = labels != -100
     return hidden[mask], labels[mask]
 
+# %% ../nbs/93_loss.ipynb #1aa2c70b
+def chunk_tokens_for(vocab_size:int, # columns of the LM head
+                     budget_mib:int=256, # memory one chunk's logits, log-softmax and gradient may take
+                     min_tokens:int=16, # never fewer tokens than this per chunk
+                    ) -> int:
+    "Tokens per LM-head chunk so a chunk takes about `budget_mib` MiB (`tokens × vocab × 12` bytes)."
+    if vocab_size < 1 or budget_mib <= 0: raise ValueError(f'vocab_size and budget_mib must be positive, got {vocab_size}, {budget_mib}')
+    return max(min_tokens, budget_mib * 2**20 // (vocab_size * 12))
+
 # %% ../nbs/93_loss.ipynb #0ab4c881
 def chunked_causal_lm_loss(model:torch.nn.Module, # causal LM, plain or wrapped (PEFT LoRA, DDP, compiled)
                            inputs:dict, # a collated batch: `input_ids`, `labels` (or pre-shifted `shift_labels`), `attention_mask`...
-                           chunk_tokens:int=1024, # loss tokens per LM-head chunk: peak extra memory is about chunk_tokens × vocab × 12 bytes
+                           chunk_tokens:int|None=None, # loss tokens per LM-head chunk (extra memory ≈ chunk_tokens × vocab × 12 bytes); None: `chunk_tokens_for` the vocabulary
                            num_items_in_batch:int|torch.Tensor|None=None, # divide the summed loss by this (Trainer's gradient accumulation); None: by this batch's loss tokens
-                           checkpoint_chunks:bool=True, # recompute each chunk's logits in backward instead of keeping them
+                           checkpoint_chunks:bool=True, # recompute each chunk's logits in backward instead of keeping them (autograd path)
+                           fused:bool|None=None, # gradient w.r.t. the hidden states computed with the loss (`_FusedLinearCE`); None: when the LM head is frozen
                           ) -> tuple[torch.Tensor, dict]:
     "Mean next-token cross-entropy over the tokens whose label is not -100, with the LM head applied in chunks; returns `(loss, stats)`."
-    if chunk_tokens < 1: raise ValueError(f'chunk_tokens must be positive, got {chunk_tokens}')
+    if chunk_tokens is not None and chunk_tokens < 1: raise ValueError(f'chunk_tokens must be positive, got {chunk_tokens}')
     lm = unwrap_causal_lm(model)
     hidden = _last_hidden_state(model, lm, inputs)
     h, y = loss_positions(hidden, inputs)
     lm_head = lm.get_output_embeddings()
+    chunk_tokens = chunk_tokens or chunk_tokens_for(lm_head.out_features)
     n = y.numel()
     scale, softcap = logit_transform(lm.config)
     total = (hidden * 0).sum().float()  # zero, attached to the graph: a batch without loss tokens still backpropagates
     correct = ent = torch.zeros((), device=hidden.device)
+    if fused is None: fused = _fusable(lm_head)
+    if fused and n:
+        stats = []
+        total = total + _FusedLinearCE.apply(h, lm_head.weight, y, scale, softcap, chunk_tokens, stats)
+        correct, ent = stats[0]
     ckpt = checkpoint_chunks and torch.is_grad_enabled()
-    for s in range(0, n, chunk_tokens):
+    for s in (range(0, n, chunk_tokens) if not fused else ()):
         stats = []
         args = (lm_head, scale, softcap, stats, h[s:s+chunk_tokens], y[s:s+chunk_tokens])
         total = total + (checkpoint(_chunk_nll, *args, use_reentrant=False) if ckpt else _chunk_nll(*args))
@@ -103,12 +159,13 @@ def chunked_causal_lm_loss(model:torch.nn.Module, # causal LM, plain or wrapped 
 def span_nll(model:torch.nn.Module, # causal LM (eval mode), plain or wrapped
              input_ids:torch.Tensor, attention_mask:torch.Tensor, # a right-padded batch
              spans:list[tuple[int, int]], # per row: score tokens start..end-1, each predicted from the one before (start ≥ 1)
-             chunk_tokens:int=1024, # scored tokens per LM-head chunk
+             chunk_tokens:int|None=None, # scored tokens per LM-head chunk; None: `chunk_tokens_for` the vocabulary
             ) -> list[float]:
     "Summed next-token NLL of each row's span, with the LM head applied in chunks: no full-vocabulary logits for the batch."
     lm = unwrap_causal_lm(model)
     hidden = _last_hidden_state(model, lm, {'input_ids': input_ids, 'attention_mask': attention_mask})
     lm_head, (scale, softcap) = lm.get_output_embeddings(), logit_transform(lm.config)
+    chunk_tokens = chunk_tokens or chunk_tokens_for(lm_head.out_features)
     out = []
     for r, (s, e) in enumerate(spans):
         h, y = hidden[r, s-1:e-1], input_ids[r, s:e].to(hidden.device)

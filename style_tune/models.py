@@ -18,8 +18,8 @@ __all__ = ['GEMMA_NOTICE', 'EMBEDDED_MODELS', 'EMBEDDED_DEFAULT', 'QUANTIZATIONS
            'quantization_config', 'load_tokenizer', 'fsdp_launch', 'load_model_and_tokenizer', 'quantization_name',
            'ModelConfig', 'model_config', 'read_json', 'find_manifest', 'read_manifest', 'model_manifest',
            'trained_quantization', 'adapter_missing', 'check_adapter_dir', 'InferenceModel', 'base_of_adapter',
-           'adapter_name', 'load_quantization', 'load_model', 'eos_token_ids', 'generation_config', 'generate_tokens',
-           'package_versions', 'run_environment']
+           'adapter_name', 'load_quantization', 'load_model', 'eos_token_ids', 'generation_config', 'TopKTopPSampler',
+           'fast_sampling', 'generate_tokens', 'package_versions', 'run_environment']
 
 # %% ../nbs/91_models.ipynb #7ae51bf8
 def cache_root(cache_dir=None, # explicit cache folder; else env `STYLE_TUNE_CACHE`, else `~/.cache/style_tune`
@@ -571,6 +571,46 @@ def _until_end(ids:list[int], ends:set) -> list[int]:
     "The generated ids up to and including the first end token (the padding after it dropped)."
     return next((ids[:j+1] for j, t in enumerate(ids) if t in ends), ids)
 
+# %% ../nbs/91_models.ipynb #96b0778c
+class TopKTopPSampler:
+    "A logits processor that draws the next token from the temperature/top-k/top-p distribution among the top-k candidates only."
+    def __init__(self, temperature:float, # > 0
+                 top_k:int, # candidates kept (0: the whole vocabulary)
+                 top_p:float, # nucleus mass kept among them (1: all)
+                ): self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
+
+    def candidates(self, scores):
+        "Per row: the candidate token ids and their probabilities (zero for those outside the nucleus)."
+        import torch
+        k = scores.shape[-1] if self.top_k <= 0 else min(self.top_k, scores.shape[-1])
+        values, ids = torch.topk(scores.float() / self.temperature, k, dim=-1)  # sorted, largest first
+        probs = values.softmax(-1)
+        outside = probs.cumsum(-1) - probs > self.top_p  # tokens after the nucleus is full; the top token always stays
+        probs = probs.masked_fill(outside, 0.0)
+        return ids, probs / probs.sum(-1, keepdim=True)
+
+    def __call__(self, input_ids, scores):
+        import torch
+        ids, probs = self.candidates(scores)
+        drawn = ids.gather(-1, torch.multinomial(probs, 1))
+        return torch.full_like(scores, -float('inf')).scatter_(-1, drawn, 0.0)
+
+_OTHER_WARPERS = ('min_p', 'typical_p', 'epsilon_cutoff', 'eta_cutoff', 'top_h')
+
+def fast_sampling(model, # the model `generate` runs on (its generation config supplies unset values)
+                  config, # a `GenerationConfig`
+                 ):
+    "`(config, logits_processors)` for `generate`: a sampling config becomes greedy decoding over `TopKTopPSampler`'s draws."
+    from transformers import LogitsProcessorList
+    own = getattr(model, 'generation_config', None)
+    def setting(name, default):
+        v = getattr(config, name, None)
+        return v if v is not None else (getattr(own, name, None) if getattr(own, name, None) is not None else default)
+    if not config.do_sample or any(setting(w, None) not in (None, 0.0, 1.0) for w in _OTHER_WARPERS): return config, None
+    sampler = TopKTopPSampler(setting('temperature', 1.0), setting('top_k', 50), setting('top_p', 1.0))
+    greedy = config.__class__.from_dict({**config.to_dict(), 'do_sample': False, 'temperature': None, 'top_k': None, 'top_p': None})
+    return greedy, LogitsProcessorList([sampler])
+
 # %% ../nbs/91_models.ipynb #fa55181e
 def generate_tokens(model, # causal LM in eval mode (adapters plugged in or not)
                     prompts:Sequence[Sequence[int]], # token ids of each prompt
@@ -588,12 +628,14 @@ def generate_tokens(model, # causal LM in eval mode (adapters plugged in or not)
     eos = config.eos_token_id
     ends, out = set(eos if isinstance(eos, list) else [] if eos is None else [eos]), [None] * len(prompts)
     device = next(model.parameters()).device
+    config, processors = fast_sampling(model, config)  # draws among the top-k candidates, not the whole vocabulary
     with torch.inference_mode(), tqdm(total=len(prompts), desc=desc, disable=not progress, leave=False, unit='prompt') as bar:
         for batch, start in enumerate(range(0, len(order), batch_size)):
             rows = order[start:start+batch_size]
             ids, mask = _left_padded([prompts[i] for i in rows], config.pad_token_id)
             seed_everything(seed + batch)
-            new = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config, streamer=streamer)
+            new = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config,
+                                 logits_processor=processors, streamer=streamer)
             for r, i in enumerate(rows): out[i] = _until_end(new[r, ids.shape[1]:].tolist(), ends)
             bar.update(len(rows))
     return out

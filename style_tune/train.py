@@ -70,7 +70,7 @@ class TrainConfig:
     attn_implementation: str|None = None # None: flash_attention_2 on CUDA if installed, else sdpa
     use_liger_kernel: bool|None = None # None: on for CUDA when liger-kernel is installed
     chunked_loss: bool|None = None # LM head and cross-entropy on loss-bearing tokens only, in chunks (style_tune.loss); None: on for CPU/MPS
-    loss_chunk_tokens: int = 1024 # tokens per LM-head chunk of the chunked loss (extra memory ≈ chunk × vocabulary × 12 bytes)
+    loss_chunk_tokens: int|None = None # tokens per LM-head chunk of the chunked loss (extra memory ≈ chunk × vocabulary × 12 bytes); None: ~256 MiB per chunk (`style_tune.loss.chunk_tokens_for`)
     seed: int = 42 # seed for weights init, dropout and data order
     logging_steps: int = 10 # log the train loss every N steps
     save_steps: int = 50 # checkpoint (and evaluate) every N steps
@@ -88,8 +88,9 @@ class TrainConfig:
     cache_dir: str|None = None # cache for tiny/embedded models (default env STYLE_TUNE_CACHE)
 
     def __post_init__(self):
-        for k in ('lora_r', 'lora_alpha', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'save_steps', 'logging_steps', 'loss_chunk_tokens'):
+        for k in ('lora_r', 'lora_alpha', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'save_steps', 'logging_steps'):
             if getattr(self, k) <= 0: raise ValueError(f"'{k}' must be positive, got {getattr(self, k)}")
+        if self.loss_chunk_tokens is not None and self.loss_chunk_tokens <= 0: raise ValueError(f"'loss_chunk_tokens' must be positive (or null), got {self.loss_chunk_tokens}")
         if self.max_steps == 0 or self.max_steps < -1: raise ValueError(f"'max_steps' must be positive, or -1 to train for num_train_epochs, got {self.max_steps}")
         if self.max_steps == -1 and self.num_train_epochs <= 0: raise ValueError(f"'num_train_epochs' must be positive, got {self.num_train_epochs}")
         if self.pad_to_multiple_of is not None and self.pad_to_multiple_of < 1: raise ValueError(f"'pad_to_multiple_of' must be positive (1: no padding), got {self.pad_to_multiple_of}")
@@ -298,7 +299,7 @@ def _sft_trainer_cls():
         loss_tokens = 0 # loss-bearing tokens this process trained since it started
         tokens_before = 0 # loss-bearing tokens recorded in the checkpoint this run resumed from
         chunked_loss = False # compute the loss with `style_tune.loss.chunked_causal_lm_loss`
-        loss_chunk_tokens = 1024 # its chunk size
+        loss_chunk_tokens = None # its chunk size (None: sized to the vocabulary)
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             "The loss of a batch: every training and evaluation loss goes through here."
             if model.training and 'labels' in inputs: self.loss_tokens += int((inputs['labels'] != -100).sum())
