@@ -15,11 +15,12 @@ from fastcore.basics import patch  # grows `InferenceModel` cell by cell, as fas
 __all__ = ['GEMMA_NOTICE', 'EMBEDDED_MODELS', 'EMBEDDED_DEFAULT', 'QUANTIZATIONS', 'MODEL_KEY_ALIASES', 'PACKAGES', 'cache_root',
            'EmbeddedModel', 'embedded_name', 'pinned_model_name', 'embedded_model', 'embedded_gguf_path',
            'convert_gguf', 'licence_notice', 'add_licence_notice', 'build_embedded', 'resolve_model', 'default_dtype',
-           'quantization_config', 'load_tokenizer', 'fsdp_launch', 'load_model_and_tokenizer', 'quantization_name',
-           'ModelConfig', 'model_config', 'read_json', 'find_manifest', 'read_manifest', 'model_manifest',
-           'trained_quantization', 'adapter_missing', 'check_adapter_dir', 'InferenceModel', 'base_of_adapter',
-           'adapter_name', 'load_quantization', 'load_model', 'eos_token_ids', 'generation_config', 'TopKTopPSampler',
-           'fast_sampling', 'generate_tokens', 'package_versions', 'run_environment']
+           'quantization_config', 'contiguous_lm_head_input', 'load_tokenizer', 'fsdp_launch',
+           'load_model_and_tokenizer', 'quantization_name', 'ModelConfig', 'model_config', 'read_json', 'find_manifest',
+           'read_manifest', 'model_manifest', 'trained_quantization', 'adapter_missing', 'check_adapter_dir',
+           'InferenceModel', 'base_of_adapter', 'adapter_name', 'load_quantization', 'load_model', 'eos_token_ids',
+           'generation_config', 'TopKTopPSampler', 'fast_sampling', 'generate_tokens', 'package_versions',
+           'run_environment']
 
 # %% ../nbs/91_models.ipynb #7ae51bf8
 def cache_root(cache_dir=None, # explicit cache folder; else env `STYLE_TUNE_CACHE`, else `~/.cache/style_tune`
@@ -232,6 +233,14 @@ def quantization_config(quantization:str|None, # None, '4bit' (nf4, double quant
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4', bnb_4bit_use_double_quant=True,
                               bnb_4bit_compute_dtype=compute_dtype or torch.bfloat16)
 
+# %% ../nbs/91_models.ipynb #0d047270
+def contiguous_lm_head_input(model, # a causal LM (its output embeddings get the hook)
+                            ):
+    "Make the LM head's input contiguous before it runs (a forward pre-hook); returns the hook's handle, or None."
+    head = model.get_output_embeddings() if hasattr(model, 'get_output_embeddings') else None
+    if head is None: return None
+    return head.register_forward_pre_hook(lambda mod, args: (args[0].contiguous(), *args[1:]) if args and not args[0].is_contiguous() else None)
+
 # %% ../nbs/91_models.ipynb #0ef69edf
 def load_tokenizer(path, # local model folder
                    trust_remote_code:bool=False, # allow the folder's own Python code (ChatGLM, Baichuan); off by default
@@ -278,6 +287,7 @@ def load_model_and_tokenizer(name_or_path, # "tiny", "embedded", a local folder 
         model.to(f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}' if device == 'cuda' else device)
     tok = load_tokenizer(path, trust_remote_code=trust_remote_code)
     if getattr(model.config, 'pad_token_id', None) is None: model.config.pad_token_id = tok.pad_token_id
+    contiguous_lm_head_input(model)
     return model, tok
 
 # %% ../nbs/91_models.ipynb #4edd345a
