@@ -83,8 +83,10 @@ class _FusedLinearCE(torch.autograd.Function):
         return grad_h * grad_total.to(grad_h.dtype), None, None, None, None, None, None
 
 def _fusable(lm_head) -> bool:
-    "Can `_FusedLinearCE` stand in for this LM head: a plain linear layer without bias whose weight is frozen?"
-    return type(lm_head) is torch.nn.Linear and lm_head.bias is None and not lm_head.weight.requires_grad
+    "Can `_FusedLinearCE` stand in for this LM head: a plain linear layer without bias whose weight is frozen and whole (not sharded)?"
+    w = getattr(lm_head, 'weight', None)
+    return (type(lm_head) is torch.nn.Linear and lm_head.bias is None and type(w) is torch.nn.Parameter and not w.requires_grad
+            and tuple(w.shape) == (lm_head.out_features, lm_head.in_features))
 
 # %% ../nbs/93_loss.ipynb #12f24cc0
 _NOT_FORWARDED = {'labels', 'shift_labels', 'num_items_in_batch', 'logits_to_keep', 'fused_lm_head', 'use_cache',
