@@ -33,7 +33,8 @@ def make_data(out: Path, source: str, n: int, model: str) -> tuple[str, str]:
     src = {'real': REAL, 'demo': ROOT/'data'/'demo'/'Wechat-Backup'}.get(source, Path(source))
     if source == 'real' and not REAL.is_dir(): src = ROOT/'data'/'demo'/'Wechat-Backup'
     # the CPU demo's own prep settings (params/cpu_demo.yaml): chunks of 128-256 tokens of the model's tokenizer
-    build_dataset(src, out/'prepared', tokenizer=model if model.startswith('embedded') else None,  # tiny: characters min_tokens=128, max_tokens=256, progress=False)
+    build_dataset(src, out/'prepared', tokenizer=model if model.startswith('embedded') else None,  # tiny: characters
+                  min_tokens=128, max_tokens=256, progress=False)
     recs = read_jsonl(out/'prepared'/'sft_train.jsonl')
     recs = random.Random(0).sample(recs, min(n, len(recs)))
     (out/'bench').mkdir(exist_ok=True)
