@@ -223,10 +223,9 @@ def find_impostors(cfg:EvalConfig, # `author_account`, `impostor_dir`, `impostor
 def eval_dtype(dtype, # the config's dtype (name); None: chosen for the device
                device:str='auto', # 'auto', 'cpu', 'cuda' or 'mps'
               ) -> str|None:
-    "The dtype the base weights load in: the config's; bf16 on a CPU with AMX, as training there; else None (the device's default)."
-    if dtype is not None: return dtype
-    from style_tune.train import cpu_has_amx_bf16
-    return 'bfloat16' if pick_device(device) == 'cpu' and cpu_has_amx_bf16() else None
+    "The dtype the base weights load in: the config's, else training's weights dtype for the device (bf16 on a CPU with AMX), else None (the device's default)."
+    from style_tune.train import device_defaults
+    return dtype if dtype is not None else device_defaults(pick_device(device))['dtype']
 
 def load_eval_model(adapter_dir, # adapter folder
                     base_model:str|None=None, # None: from the manifest

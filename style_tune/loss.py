@@ -147,12 +147,13 @@ def chunked_causal_lm_loss(model:torch.nn.Module, # causal LM, plain or wrapped 
         stats = []
         total = total + _FusedLinearCE.apply(h, lm_head.weight, y, scale, softcap, chunk_tokens, stats)
         correct, ent = stats[0]
-    ckpt = checkpoint_chunks and torch.is_grad_enabled()
-    for s in (range(0, n, chunk_tokens) if not fused else ()):
-        stats = []
-        args = (lm_head, scale, softcap, stats, h[s:s+chunk_tokens], y[s:s+chunk_tokens])
-        total = total + (checkpoint(_chunk_nll, *args, use_reentrant=False) if ckpt else _chunk_nll(*args))
-        correct, ent = correct + stats[0][0], ent + stats[0][1]
+    elif not fused:
+        ckpt = checkpoint_chunks and torch.is_grad_enabled()
+        for s in range(0, n, chunk_tokens):
+            stats = []
+            args = (lm_head, scale, softcap, stats, h[s:s+chunk_tokens], y[s:s+chunk_tokens])
+            total = total + (checkpoint(_chunk_nll, *args, use_reentrant=False) if ckpt else _chunk_nll(*args))
+            correct, ent = correct + stats[0][0], ent + stats[0][1]
     denom = num_items_in_batch if num_items_in_batch is not None else max(n, 1)
     loss = total / (denom.to(total.device) if torch.is_tensor(denom) else denom)
     return loss, dict(num_loss_tokens=n, mean_token_accuracy=float(correct) / max(n, 1), entropy=float(ent) / max(n, 1))

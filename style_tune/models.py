@@ -613,9 +613,7 @@ def fast_sampling(model, # the model `generate` runs on (its generation config s
     "`(config, logits_processors)` for `generate`: a sampling config becomes greedy decoding over `TopKTopPSampler`'s draws."
     from transformers import LogitsProcessorList
     own = getattr(model, 'generation_config', None)
-    def setting(name, default):
-        v = getattr(config, name, None)
-        return v if v is not None else (getattr(own, name, None) if getattr(own, name, None) is not None else default)
+    def setting(name, default): return next((v for v in (getattr(config, name, None), getattr(own, name, None)) if v is not None), default)
     if not config.do_sample or any(setting(w, None) not in (None, 0.0, 1.0) for w in _OTHER_WARPERS): return config, None
     sampler = TopKTopPSampler(setting('temperature', 1.0), setting('top_k', 50), setting('top_p', 1.0))
     greedy = config.__class__.from_dict({**config.to_dict(), 'do_sample': False, 'temperature': None, 'top_k': None, 'top_p': None})
