@@ -13,7 +13,7 @@ import pandas as pd
 from .core import (ConfigError, validate_config, load_yaml, read_jsonl, write_json, write_jsonl,
                              atomic_write, private_dir, dumps_json, seed_everything, pick_device)
 from .models import (check_adapter_dir, read_manifest, load_model, model_config, quantization_name, generation_config,
-                               generate_tokens, run_environment)
+                               generate_tokens, repeat_guard_tokens, run_environment)
 from .prep import TASKS  # the instruction tasks 00_prep builds
 from . import stylometry as sty
 
@@ -68,6 +68,7 @@ class EvalConfig:
     temperature: float = 0.7 # sampling temperature; 0 for greedy decoding
     top_p: float = 0.9 # nucleus sampling
     repetition_penalty: float = 1.1 # >1 discourages loops (same for both models)
+    no_repeat_chars: int = 8 # no generation repeats a run of its own tokens this many characters long (`models.NoRepeatNGram`, same for both models); 0: off
     impostor_dir: str|None = None # folder of other people's .txt/.md files: the judge's impostors when the backup has no other account
     impostor_val_frac: float = 0.3 # share of the impostor documents held out (seeded, by document) to validate the judge
     judge_min_balanced_accuracy: float = 0.8 # the judge's verdict on generations is reported only when its validation reaches this
@@ -93,6 +94,7 @@ class EvalConfig:
         if self.max_new_tokens is not None and self.max_new_tokens < 1: raise ValueError(f'max_new_tokens must be >= 1 (or null), got {self.max_new_tokens}')
         if not 0 < self.impostor_val_frac < 1: raise ValueError(f'impostor_val_frac must be between 0 and 1, got {self.impostor_val_frac}')
         if not 0 <= self.judge_min_balanced_accuracy <= 1: raise ValueError(f'judge_min_balanced_accuracy must be in [0, 1], got {self.judge_min_balanced_accuracy}')
+        if self.no_repeat_chars < 0: raise ValueError(f'no_repeat_chars must be >= 0 (0: off), got {self.no_repeat_chars}')
         if self.copy_run_chars < 1 or not 0 < self.copy_ngram_share <= 1: raise ValueError('copy_run_chars must be >= 1 and copy_ngram_share in (0, 1]')
 
 def eval_config(cfg:dict|EvalConfig|None=None, **overrides) -> EvalConfig:
@@ -371,6 +373,7 @@ def generate_texts(model, tokenizer, prompts:Sequence[list[dict]], # chat messag
                    temperature:float=0.7, top_p:float=0.9, repetition_penalty:float=1.1, # sampling (temperature 0: greedy)
                    seed:int=0, # each batch is seeded with seed + its index, so two models get identical randomness
                    max_prompt_tokens:int=1536, # prompts are truncated from the left beyond this
+                   no_repeat_ngram:int=0, # no generation repeats an n-gram of its own tokens this long (`models.NoRepeatNGram`); 0: off
                    progress:bool=True, desc:str='generate',
                   ) -> list[str]:
     "Generate an answer per prompt (`models.generate_tokens`): length-sorted batches, new tokens only, special tokens dropped."
@@ -378,7 +381,7 @@ def generate_texts(model, tokenizer, prompts:Sequence[list[dict]], # chat messag
     ids = [tokenizer(t, add_special_tokens=False).input_ids[-max_prompt_tokens:] for t in texts]
     config = generation_config(model, tokenizer, max_new_tokens, temperature, top_p, repetition_penalty=repetition_penalty)
     if min_new_tokens: config.min_new_tokens = min(min_new_tokens, max_new_tokens)
-    new = generate_tokens(model, ids, config, batch_size, seed, longest_first=True, progress=_bars(progress), desc=desc)
+    new = generate_tokens(model, ids, config, batch_size, seed, longest_first=True, progress=_bars(progress), desc=desc, no_repeat_ngram=no_repeat_ngram)
     return [tokenizer.decode(n, skip_special_tokens=True).strip() for n in new]
 
 # %% ../nbs/02_eval.ipynb #4aa6e47c
@@ -398,7 +401,7 @@ def tokens_per_char(tokenizer, texts:Sequence[str], # the model's tokenizer; the
 def generation_budget(cfg:EvalConfig, # `min_new_chars`, `max_new_chars`, `max_new_tokens`
                       tpc:float, # tokens per character (`tokens_per_char`)
                      ) -> dict:
-    "Token limits for the character budget: `max_new_tokens` (the config's when set, else the estimate with a margin) and `min_new_tokens`."
+    "Token limits for the character budget: `max_new_tokens` (the config's when set, else the estimate with a margin), `min_new_tokens` and the loop guard's n-gram."
     needed = math.ceil(cfg.min_new_chars * tpc)
     max_new = cfg.max_new_tokens or math.ceil(cfg.max_new_chars * tpc * TOKEN_MARGIN)
     if cfg.max_new_tokens and cfg.max_new_tokens < needed:
@@ -406,7 +409,8 @@ def generation_budget(cfg:EvalConfig, # `min_new_chars`, `max_new_chars`, `max_n
              f'short of min_new_chars {cfg.min_new_chars} (remove max_new_tokens to size generations in characters)')
     return {'tokens_per_char': round(tpc, 4), 'min_new_chars': cfg.min_new_chars, 'max_new_chars': cfg.max_new_chars,
             'max_new_tokens': max_new, 'min_new_tokens': min(needed, max_new),
-            'max_new_tokens_from': 'max_new_tokens' if cfg.max_new_tokens else 'max_new_chars'}
+            'max_new_tokens_from': 'max_new_tokens' if cfg.max_new_tokens else 'max_new_chars',
+            'no_repeat_ngram': repeat_guard_tokens(cfg.no_repeat_chars, tpc)}
 
 # %% ../nbs/02_eval.ipynb #9534d709
 _SENTENCE_END = re.compile(r'[。！？!?…；;][”’」』）)"]*|\n')
@@ -875,7 +879,8 @@ def eval_generation_budget(tokenizer, cfg:EvalConfig, # the model's tokenizer; t
     "The token limits of the generations, from the tokenizer's tokens per character on the author's held-out text."
     budget = generation_budget(cfg, tokens_per_char(tokenizer, [a['text'] for a in articles]))
     _log(f"generations: {budget['min_new_chars']}–{budget['max_new_chars']} characters; {budget['tokens_per_char']:.2f} tokens per character "
-         f"→ {budget['min_new_tokens']}–{budget['max_new_tokens']} new tokens (from {budget['max_new_tokens_from']})")
+         f"→ {budget['min_new_tokens']}–{budget['max_new_tokens']} new tokens (from {budget['max_new_tokens_from']})"
+         + (f"; no repeated run of {budget['no_repeat_ngram']} tokens (~{cfg.no_repeat_chars} characters)" if budget['no_repeat_ngram'] else ''))
     return budget
 
 # %% ../nbs/02_eval.ipynb #7a522eb2
@@ -891,7 +896,7 @@ def eval_generations(model, tokenizer, # base + adapter and its tokenizer
     if not prompts: raise ConfigError(f'{data_dir}/sft_test.jsonl has no chat samples for tasks {cfg.tasks}')
     sampling = dict(max_new_tokens=budget['max_new_tokens'], min_new_tokens=budget['min_new_tokens'], batch_size=cfg.gen_batch_size,
                     temperature=cfg.temperature, top_p=cfg.top_p, repetition_penalty=cfg.repetition_penalty, seed=cfg.seed,
-                    max_prompt_tokens=cfg.max_prompt_tokens, progress=cfg.progress)
+                    max_prompt_tokens=cfg.max_prompt_tokens, no_repeat_ngram=budget.get('no_repeat_ngram', 0), progress=cfg.progress)
     messages = [p['messages'] for p in prompts]
     with model.disable_adapter(): base_gen = generate_texts(model, tokenizer, messages, desc='generate (base)', **sampling)
     adapter_gen = generate_texts(model, tokenizer, messages, desc='generate (LoRA)', **sampling)

@@ -15,7 +15,7 @@ from .core import (ConfigError, validate_config, load_yaml, write_json, write_js
 from .models import (resolve_model, load_model_and_tokenizer, load_tokenizer, ModelConfig, model_config, load_model,
                                InferenceModel, adapter_missing, check_adapter_dir, _fetch_adapter, _PICKLE_SUFFIXES, find_manifest,
                                read_manifest, model_manifest, base_of_adapter, adapter_name, _as_adapter_dict, quantization_name,
-                               generation_config, generate_tokens, read_json)
+                               generation_config, generate_tokens, repeat_guard_tokens, read_json)
 # the model layer lives in `style_tune.models`; these names stay importable from here for existing callers
 _all_ = ['InferenceModel', 'adapter_missing', 'check_adapter_dir', 'find_manifest', 'read_manifest', 'model_manifest',
          'base_of_adapter', 'adapter_name']
@@ -79,6 +79,7 @@ class InferConfig:
     top_p: float = 0.9 # nucleus sampling
     top_k: int = 50 # top-k sampling (0 turns it off)
     repetition_penalty: float = 1.05 # > 1 discourages loops
+    no_repeat_chars: int = 8 # a reply never repeats a run of its own tokens about this many characters long (`models.NoRepeatNGram`); 0: off
     seed: int = 0 # batch b is seeded with seed + b
     batch_size: int = 8 # prompts per generate() call
     system_prompt: str|None = None # None: the run manifest's (the one training used); '' for none
@@ -100,6 +101,7 @@ class InferConfig:
         if not 0 < self.top_p <= 1: raise ValueError(f"'top_p' must be in (0, 1], got {self.top_p}")
         if self.top_k < 0: raise ValueError(f"'top_k' must be >= 0 (0 turns it off), got {self.top_k}")
         if self.repetition_penalty <= 0: raise ValueError(f"'repetition_penalty' must be > 0, got {self.repetition_penalty}")
+        if self.no_repeat_chars < 0: raise ValueError(f"'no_repeat_chars' must be >= 0 (0: off), got {self.no_repeat_chars}")
         if self.batch_size < 1: raise ValueError(f"'batch_size' must be >= 1, got {self.batch_size}")
         if self.prompts is not None and self.prompts_file is not None: raise ValueError("give 'prompts' or 'prompts_file', not both")
         if self.device not in ('auto', 'cpu', 'cuda', 'mps'): raise ValueError(f"'device' must be auto, cpu, cuda or mps, got {self.device!r}")
@@ -113,7 +115,7 @@ class InferConfig:
 
     def sampling_params(self) -> dict:
         "The parameters that shape the output, as recorded with each generation."
-        p = {'max_new_tokens': self.max_new_tokens, 'greedy': self.is_greedy, 'repetition_penalty': self.repetition_penalty}
+        p = {'max_new_tokens': self.max_new_tokens, 'greedy': self.is_greedy, 'repetition_penalty': self.repetition_penalty, 'no_repeat_chars': self.no_repeat_chars}
         if not self.is_greedy: p.update(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
         return p
 
@@ -183,6 +185,11 @@ def _generation_config(inf:InferenceModel, cfg:InferConfig):
     return generation_config(inf.model, inf.tokenizer, cfg.max_new_tokens, 0 if cfg.is_greedy else cfg.temperature,
                              cfg.top_p, cfg.top_k, cfg.repetition_penalty)
 
+def _loop_guard(tokenizer, cfg:InferConfig, texts:list[str]) -> int:
+    "The loop guard's n-gram in tokens: `no_repeat_chars` at the tokenizer's tokens per character on the prompts' own text."
+    text = ''.join(texts)
+    return repeat_guard_tokens(cfg.no_repeat_chars, len(tokenizer(text, add_special_tokens=False).input_ids) / len(text) if text else 1.0)
+
 # %% ../nbs/03_infer.ipynb #b11d3b7f
 def _generation_record(inf:InferenceModel, index:int, item, messages:list[dict], reference, new_ids:list[int], ends:set, **fields) -> dict:
     "One line of the generations file: the prompt, the decoded output and how it was made."
@@ -211,7 +218,8 @@ def generate(inf:InferenceModel, # from `load_model` / `load_for_inference`
     built = [build_messages(it, system_prompt) for it in items]
     ids = [tok(render_prompt(inf, msgs, chat), add_special_tokens=not chat).input_ids for msgs, _ in built]
     streamer = TextStreamer(tok, skip_prompt=True, skip_special_tokens=True) if stream else None
-    new = generate_tokens(inf.model, ids, gen_cfg, bs, cfg.seed, streamer=streamer, progress=progress, desc=f'generate ({inf.active or "base"})')
+    new = generate_tokens(inf.model, ids, gen_cfg, bs, cfg.seed, streamer=streamer, progress=progress, desc=f'generate ({inf.active or "base"})',
+                          no_repeat_ngram=_loop_guard(tok, cfg, [m[-1]['content'] for m, _ in built]))
     ends = set(gen_cfg.eos_token_id or [])
     same = {'adapter': inf.active, 'adapter_path': str(inf.adapters[inf.active]) if inf.active else None, 'base_model': inf.base,
             'system_prompt': system_prompt, 'system_prompt_source': source, 'chat': chat, 'params': cfg.sampling_params()}
@@ -235,7 +243,8 @@ def stream_generate(inf:InferenceModel, # from `load_for_inference`
     streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)
     errors = []
     def work():
-        try: generate_tokens(inf.model, [ids], _generation_config(inf, cfg), batch_size=1, seed=cfg.seed, streamer=streamer)
+        try: generate_tokens(inf.model, [ids], _generation_config(inf, cfg), batch_size=1, seed=cfg.seed, streamer=streamer,
+                             no_repeat_ngram=_loop_guard(tok, cfg, [build_messages(prompt, system_prompt)[0][-1]['content']]))
         except BaseException as e:
             errors.append(e); streamer.end()
     t = threading.Thread(target=work, daemon=True); t.start()

@@ -55,24 +55,35 @@ class _FusedLinearCE(torch.autograd.Function):
         grad_h = torch.empty_like(h) if h.requires_grad else None
         total = torch.zeros((), dtype=torch.float32, device=h.device)
         correct = torch.zeros((), dtype=torch.long, device=h.device); ent = torch.zeros((), device=h.device)
+        # one set of chunk buffers for all chunks (on a CPU each fresh ~100 MB tensor costs its page faults again):
+        # the logits in the weight's dtype, later the gradient's factor; the fp32 logits, then their softmax in place
+        n, vocab = min(chunk_tokens, len(y)), weight.shape[0]
+        z_buf = torch.empty(n, vocab, dtype=weight.dtype, device=h.device)
+        p_buf = z_buf if weight.dtype == torch.float32 else torch.empty(n, vocab, dtype=torch.float32, device=h.device)
         for s in range(0, len(y), chunk_tokens):
             hc, yc = h[s:s+chunk_tokens], y[s:s+chunk_tokens, None]
-            z = torch.nn.functional.linear(hc.to(weight.dtype), weight).float()
-            if scale != 1.0: z.mul_(scale)
-            if softcap: z = z.div_(softcap).tanh_().mul_(softcap)
-            top, best = z.max(-1, keepdim=True)
-            p = (z - top).exp_()
-            total_p = p.sum(-1, keepdim=True)
-            lse = top + total_p.log()
-            total += (lse - z.gather(-1, yc)).sum()
-            p.div_(total_p)  # softmax
-            correct += (best == yc).sum()
-            ent += (lse.squeeze(-1) - (p * z).sum(-1)).sum()  # -Σ p log p = lse - Σ p z
-            if grad_h is None: continue
-            p.scatter_add_(-1, yc, torch.full_like(yc, -1, dtype=p.dtype))  # d(nll)/dz = softmax - one-hot
-            if softcap: p.mul_(1 - (z / softcap) ** 2)  # through z = c·tanh(u/c)
+            m = len(yc)
+            z = torch.mm(hc.to(weight.dtype), weight.t(), out=z_buf[:m])
+            p = z if p_buf is z_buf else p_buf[:m].copy_(z)
             if scale != 1.0: p.mul_(scale)
-            grad_h[s:s+chunk_tokens] = (p.to(weight.dtype) @ weight).to(h.dtype)
+            cap = p.div(softcap).tanh_() if softcap else None
+            if softcap: p.copy_(cap).mul_(softcap)
+            logits = p.clone() if grad_h is None and not softcap else None  # for the entropy, when no gradient gives it
+            top, z_y = p.amax(-1, keepdim=True), p.gather(-1, yc)
+            torch.softmax(p, -1, out=p)
+            lse = top - p.amax(-1, keepdim=True).log()  # log Σ exp z, as the largest probability is exp(top - lse)
+            total += (lse - z_y).sum()
+            correct += (z_y >= top).sum()  # the label's logit is the largest
+            if grad_h is None or softcap: pz = (p * (logits if softcap is None else cap * softcap)).sum(-1)
+            if grad_h is None: ent += (lse[:, 0] - pz).sum(); continue
+            p.scatter_(-1, yc, p.gather(-1, yc) - 1)  # d(nll)/dz = softmax - one-hot
+            if softcap: p.mul_(1 - cap * cap)  # through z = c·tanh(u/c)
+            g = p if p_buf is z_buf else z_buf[:m].copy_(p)  # in the weight's dtype, each entry rounded once
+            gh = torch.mm(g, weight)
+            if scale != 1.0: gh = gh * scale
+            if not softcap: pz = (hc.float() * gh.float()).sum(-1) + z_y[:, 0]  # h·(dnll/dh) = Σ p z - z_y: no pass over the chunk
+            ent += (lse[:, 0] - pz).sum()  # -Σ p log p = lse - Σ p z
+            grad_h[s:s+chunk_tokens] = gh.to(h.dtype)
         stats.append((correct, ent))
         ctx.save_for_backward(grad_h)
         return total

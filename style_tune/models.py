@@ -4,7 +4,7 @@
 
 # %% ../nbs/91_models.ipynb #ec0b0579
 from __future__ import annotations
-import os, re, json, shutil, tempfile, dataclasses, importlib.util
+import os, re, json, math, shutil, tempfile, dataclasses, importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,8 +19,8 @@ __all__ = ['GEMMA_NOTICE', 'EMBEDDED_MODELS', 'EMBEDDED_DEFAULT', 'QUANTIZATIONS
            'load_model_and_tokenizer', 'quantization_name', 'ModelConfig', 'model_config', 'read_json', 'find_manifest',
            'read_manifest', 'model_manifest', 'trained_quantization', 'adapter_missing', 'check_adapter_dir',
            'InferenceModel', 'base_of_adapter', 'adapter_name', 'load_quantization', 'load_model', 'eos_token_ids',
-           'generation_config', 'TopKTopPSampler', 'fast_sampling', 'generate_tokens', 'package_versions',
-           'run_environment']
+           'generation_config', 'TopKTopPSampler', 'fast_sampling', 'NoRepeatNGram', 'repeat_guard_tokens',
+           'generate_tokens', 'package_versions', 'run_environment']
 
 # %% ../nbs/91_models.ipynb #7ae51bf8
 def cache_root(cache_dir=None, # explicit cache folder; else env `STYLE_TUNE_CACHE`, else `~/.cache/style_tune`
@@ -443,7 +443,6 @@ class InferenceModel:
     def device(self): return next(self.model.parameters()).device
     def __repr__(self): return f'InferenceModel(base={self.base!r}, adapters={list(self.adapters)}, active={self.active!r})'
 
-
 # %% ../nbs/91_models.ipynb #843d11ef
 @patch
 def use(self:InferenceModel, name:str|None, # adapter to activate; None unplugs all adapters
@@ -458,7 +457,6 @@ def use(self:InferenceModel, name:str|None, # adapter to activate; None unplugs 
             self.model.set_adapter(name, inference_mode=True)
     self.active = name
     return self
-
 
 # %% ../nbs/91_models.ipynb #399a11f1
 @patch
@@ -478,7 +476,6 @@ def add_adapter(self:InferenceModel, name:str, # a name to switch to it by
     if self.active is None and len(self.adapters) == 1: self.use(name)
     else: self.use(self.active)  # keep the current choice (load_adapter does not activate)
     return self
-
 
 # %% ../nbs/91_models.ipynb #1415ee57
 def base_of_adapter(adapter) -> str:
@@ -619,6 +616,30 @@ def fast_sampling(model, # the model `generate` runs on (its generation config s
     greedy = config.__class__.from_dict({**config.to_dict(), 'do_sample': False, 'temperature': None, 'top_k': None, 'top_p': None})
     return greedy, LogitsProcessorList([sampler])
 
+# %% ../nbs/91_models.ipynb #dca62c49
+class NoRepeatNGram:
+    "A logits processor that bans any token which would repeat an n-gram of the generated tokens (the prompt's are not counted)."
+    def __init__(self, n:int, # n-gram length in tokens (>= 2)
+                 prompt_len:int, # prompt positions at the start of `input_ids` (left-padded batch)
+                ):
+        if n < 2: raise ValueError(f'the n-gram guard needs n >= 2, got {n}')
+        self.n, self.prompt_len = n, prompt_len
+
+    def __call__(self, input_ids, scores):
+        new = input_ids[:, self.prompt_len:]
+        k, n = new.shape[1], self.n
+        if k < n: return scores
+        earlier = new.unfold(1, n - 1, 1)[:, :k - n + 1]  # every (n-1)-gram that has a token after it
+        rows, cols = (earlier == new[:, None, k - n + 1:]).all(-1).nonzero(as_tuple=True)  # ...equal to the last n-1 tokens
+        scores[rows, new[rows, cols + n - 1]] = -float('inf')
+        return scores
+
+def repeat_guard_tokens(chars:int, # the guard's length in characters; 0 turns it off
+                        tokens_per_char:float, # the tokenizer's tokens per character on text like the generations'
+                       ) -> int:
+    "The n-gram length in tokens that covers about `chars` characters (at least 2), or 0 when `chars` is 0."
+    return max(2, math.ceil(chars * tokens_per_char)) if chars > 0 else 0
+
 # %% ../nbs/91_models.ipynb #fa55181e
 def generate_tokens(model, # causal LM in eval mode (adapters plugged in or not)
                     prompts:Sequence[Sequence[int]], # token ids of each prompt
@@ -628,6 +649,7 @@ def generate_tokens(model, # causal LM in eval mode (adapters plugged in or not)
                     longest_first:bool=False, # batch prompts of similar length (longest first) instead of in order
                     streamer=None, # a transformers streamer, e.g. `TextStreamer` (with batch_size 1)
                     progress:bool=False, desc:str='generate', # progress bar over prompts
+                    no_repeat_ngram:int=0, # ban repeating an n-gram of this many generated tokens (`NoRepeatNGram`); 0: off
                    ) -> list[list[int]]:
     "The new token ids for each prompt, up to its first end token: left-padded batches, each seeded."
     import torch
@@ -636,12 +658,14 @@ def generate_tokens(model, # causal LM in eval mode (adapters plugged in or not)
     eos = config.eos_token_id
     ends, out = set(eos if isinstance(eos, list) else [] if eos is None else [eos]), [None] * len(prompts)
     device = next(model.parameters()).device
-    config, processors = fast_sampling(model, config)  # draws among the top-k candidates, not the whole vocabulary
+    from transformers import LogitsProcessorList
+    config, sampler = fast_sampling(model, config)  # draws among the top-k candidates, not the whole vocabulary
     with torch.inference_mode(), tqdm(total=len(prompts), desc=desc, disable=not progress, leave=False, unit='prompt') as bar:
         for batch, start in enumerate(range(0, len(order), batch_size)):
             rows = order[start:start+batch_size]
             ids, mask = _left_padded([prompts[i] for i in rows], config.pad_token_id)
             seed_everything(seed + batch)
+            processors = LogitsProcessorList(([NoRepeatNGram(no_repeat_ngram, ids.shape[1])] if no_repeat_ngram else []) + list(sampler or []))
             new = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config,
                                  logits_processor=processors, streamer=streamer)
             for r, i in enumerate(rows): out[i] = _until_end(new[r, ids.shape[1]:].tolist(), ends)

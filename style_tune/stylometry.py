@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['FUNCTION_WORDS', 'PER_TEXT_INDICATORS', 'words', 'is_punct', 'split_sentences', 'mattr', 'text_indicators',
-           'js_divergence', 'word_profile', 'punct_profile', 'function_word_profile', 'author_habits',
-           'indicator_frame', 'indicator_distances', 'segments', 'CosineDelta', 'make_judge', 'fit_judge', 'p_author',
-           'paired_share', 'validation_scores', 'best_threshold', 'calibrate_threshold', 'ngram_hashes',
-           'TrainingTextIndex', 'memorisation']
+__all__ = ['FUNCTION_WORDS', 'PER_TEXT_INDICATORS', 'words', 'is_punct', 'split_sentences', 'mattr', 'self_repeat_share',
+           'text_indicators', 'js_divergence', 'word_profile', 'punct_profile', 'function_word_profile',
+           'author_habits', 'indicator_frame', 'indicator_distances', 'segments', 'CosineDelta', 'make_judge',
+           'fit_judge', 'p_author', 'paired_share', 'validation_scores', 'best_threshold', 'calibrate_threshold',
+           'ngram_hashes', 'TrainingTextIndex', 'memorisation']
 
 # %% ../nbs/92_stylometry.ipynb #cf866e29
 # Chinese function words (虚词) plus the most frequent pronouns and degree/time adverbs. Hand-compiled from the
@@ -78,12 +78,23 @@ def mattr(tokens:Sequence[str], # word tokens
         total += types
     return total / ((n - window + 1) * window)
 
+# %% ../nbs/92_stylometry.ipynb #1f5b93f3
+def self_repeat_share(text:str, # one text
+                      n:int=8, # n-gram length in characters (whitespace ignored)
+                     ) -> float:
+    "Share of a text's character n-grams that already occurred earlier in it: ~0 for prose, near 1 for a generation stuck in a loop."
+    s = re.sub(r'\s+', '', text)
+    seen, repeated = set(), 0
+    for i in range(len(s) - n + 1):
+        g = s[i:i+n]; repeated += g in seen; seen.add(g)
+    return repeated / max(len(s) - n + 1, 1)
+
 # %% ../nbs/92_stylometry.ipynb #d16c7357
 def text_indicators(text:str, # one text
                     habits:Sequence[str]=(), # author-habit tokens (see `author_habits`); their rate per 100 words
                     mattr_window:int=50, # window for MATTR
                    ) -> dict:
-    "Per-text style indicators: length, sentence length, function-word ratio, punctuation rate, MATTR, Latin share, habit rate."
+    "Per-text style indicators: length, sentence length, function-word ratio, punctuation rate, MATTR, Latin share, habit rate, self-repetition."
     toks = words(text)
     wtoks = [t for t in toks if not is_punct(t)]
     sents = split_sentences(text)
@@ -96,7 +107,8 @@ def text_indicators(text:str, # one text
             'punct_per_100_chars': 100 * sum(unicodedata.category(c).startswith('P') for c in text) / max(chars, 1),
             'mattr': mattr(wtoks, mattr_window),
             'latin_word_share': sum(bool(_LATIN.search(t)) for t in wtoks) / nw,
-            'habit_per_100_words': 100 * sum(t in habit_tokens for t in toks) / nw}
+            'habit_per_100_words': 100 * sum(t in habit_tokens for t in toks) / nw,
+            'self_repeat_share': self_repeat_share(text)}
 
 # %% ../nbs/92_stylometry.ipynb #2296cc1e
 def js_divergence(p:Counter|dict, # counts or frequencies of one profile
@@ -156,7 +168,7 @@ def indicator_frame(sets:dict[str, Sequence[str]], # set name -> texts, e.g. aut
 
 # %% ../nbs/92_stylometry.ipynb #d1ce3462
 PER_TEXT_INDICATORS = ['chars', 'sentence_chars', 'function_word_ratio', 'punct_per_100_chars', 'mattr',
-                       'latin_word_share', 'habit_per_100_words']
+                       'latin_word_share', 'habit_per_100_words', 'self_repeat_share']
 
 def _std_wasserstein(x, y) -> float:
     "Wasserstein-1 distance between two samples, divided by the reference sample's std (scale-free)."
