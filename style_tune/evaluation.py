@@ -13,7 +13,7 @@ import pandas as pd
 from .core import (ConfigError, validate_config, load_yaml, read_jsonl, write_json, write_jsonl,
                              atomic_write, private_dir, dumps_json, seed_everything, pick_device)
 from .models import (check_adapter_dir, read_manifest, load_model, model_config, quantization_name, generation_config,
-                               generate_tokens, repeat_guard_tokens, run_environment)
+                               generate_tokens, repeat_guard_tokens, tokens_per_char, run_environment)
 from .prep import TASKS  # the instruction tasks 00_prep builds
 from . import stylometry as sty
 
@@ -22,7 +22,7 @@ __all__ = ['TASK_NAMES', 'IMPOSTOR_SOURCES', 'TOKEN_MARGIN', 'EVAL_COMMAND', 'Ev
            'of_account', 'author_train_texts', 'impostor_texts', 'training_accounts', 'author_accounts',
            'backup_account_texts', 'other_account_texts', 'split_documents', 'Impostors', 'find_impostors',
            'eval_dtype', 'load_eval_model', 'window_spans', 'token_nll', 'article_nll', 'bootstrap_ppl', 'chat_item',
-           'task_losses', 'select_prompts', 'generate_texts', 'tokens_per_char', 'generation_budget', 'trim_to_chars',
+           'task_losses', 'select_prompts', 'generate_texts', 'generation_budget', 'trim_to_chars',
            'generation_lengths', 'segment_texts', 'capped_segments', 'judge_generations', 'judge_against_people',
            'judge_summary', 'make_ab_pairs', 'ab_page_html', 'write_ab_test', 'read_ratings', 'score_ab',
            'headless_chromium', 'save_figure', 'save_table', 'plot_ppl', 'plot_indicators', 'plot_judge',
@@ -386,16 +386,6 @@ def generate_texts(model, tokenizer, prompts:Sequence[list[dict]], # chat messag
 
 # %% ../nbs/02_eval.ipynb #4aa6e47c
 TOKEN_MARGIN = 1.25  # generate this many times the estimated tokens, then trim to the character budget
-
-def tokens_per_char(tokenizer, texts:Sequence[str], # the model's tokenizer; the author's text
-                    max_chars:int=100_000, # measure on at most this many characters
-                   ) -> float:
-    "Tokens per character of `tokenizer` on `texts` (1.0 when there is no text)."
-    sample, n = [], 0
-    for t in texts:
-        if n >= max_chars: break
-        sample.append(t[:max_chars - n]); n += len(sample[-1])
-    return sum(len(tokenizer(t, add_special_tokens=False).input_ids) for t in sample) / n if n else 1.0
 
 # %% ../nbs/02_eval.ipynb #d11aa458
 def generation_budget(cfg:EvalConfig, # `min_new_chars`, `max_new_chars`, `max_new_tokens`

@@ -15,7 +15,7 @@ from .core import (ConfigError, validate_config, load_yaml, write_json, write_js
 from .models import (resolve_model, load_model_and_tokenizer, load_tokenizer, ModelConfig, model_config, load_model,
                                InferenceModel, adapter_missing, check_adapter_dir, _fetch_adapter, _PICKLE_SUFFIXES, find_manifest,
                                read_manifest, model_manifest, base_of_adapter, adapter_name, _as_adapter_dict, quantization_name,
-                               generation_config, generate_tokens, repeat_guard_tokens, read_json)
+                               generation_config, generate_tokens, repeat_guard_tokens, tokens_per_char, read_json)
 # the model layer lives in `style_tune.models`; these names stay importable from here for existing callers
 _all_ = ['InferenceModel', 'adapter_missing', 'check_adapter_dir', 'find_manifest', 'read_manifest', 'model_manifest',
          'base_of_adapter', 'adapter_name']
@@ -187,8 +187,7 @@ def _generation_config(inf:InferenceModel, cfg:InferConfig):
 
 def _loop_guard(tokenizer, cfg:InferConfig, texts:list[str]) -> int:
     "The loop guard's n-gram in tokens: `no_repeat_chars` at the tokenizer's tokens per character on the prompts' own text."
-    text = ''.join(texts)
-    return repeat_guard_tokens(cfg.no_repeat_chars, len(tokenizer(text, add_special_tokens=False).input_ids) / len(text) if text else 1.0)
+    return repeat_guard_tokens(cfg.no_repeat_chars, tokens_per_char(tokenizer, texts))
 
 # %% ../nbs/03_infer.ipynb #b11d3b7f
 def _generation_record(inf:InferenceModel, index:int, item, messages:list[dict], reference, new_ids:list[int], ends:set, **fields) -> dict:
@@ -239,12 +238,13 @@ def stream_generate(inf:InferenceModel, # from `load_for_inference`
     system_prompt, _ = system_prompt_for(inf, cfg)
     chat = cfg.chat if cfg.chat is not None else is_chat_adapter(inf.manifest)
     tok = inf.tokenizer
-    ids = tok(render_prompt(inf, build_messages(prompt, system_prompt)[0], chat), add_special_tokens=not chat).input_ids
+    messages = build_messages(prompt, system_prompt)[0]
+    ids = tok(render_prompt(inf, messages, chat), add_special_tokens=not chat).input_ids
     streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)
     errors = []
     def work():
         try: generate_tokens(inf.model, [ids], _generation_config(inf, cfg), batch_size=1, seed=cfg.seed, streamer=streamer,
-                             no_repeat_ngram=_loop_guard(tok, cfg, [build_messages(prompt, system_prompt)[0][-1]['content']]))
+                             no_repeat_ngram=_loop_guard(tok, cfg, [messages[-1]['content']]))
         except BaseException as e:
             errors.append(e); streamer.end()
     t = threading.Thread(target=work, daemon=True); t.start()

@@ -74,7 +74,7 @@ class _FusedLinearCE(torch.autograd.Function):
             lse = top - p.amax(-1, keepdim=True).log()  # log Σ exp z, as the largest probability is exp(top - lse)
             total += (lse - z_y).sum()
             correct += (z_y >= top).sum()  # the label's logit is the largest
-            if grad_h is None or softcap: pz = (p * (logits if softcap is None else cap * softcap)).sum(-1)
+            if grad_h is None or softcap: pz = (p * (cap * softcap if softcap else logits)).sum(-1)
             if grad_h is None: ent += (lse[:, 0] - pz).sum(); continue
             p.scatter_(-1, yc, p.gather(-1, yc) - 1)  # d(nll)/dz = softmax - one-hot
             if softcap: p.mul_(1 - cap * cap)  # through z = c·tanh(u/c)

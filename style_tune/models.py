@@ -20,7 +20,7 @@ __all__ = ['GEMMA_NOTICE', 'EMBEDDED_MODELS', 'EMBEDDED_DEFAULT', 'QUANTIZATIONS
            'read_manifest', 'model_manifest', 'trained_quantization', 'adapter_missing', 'check_adapter_dir',
            'InferenceModel', 'base_of_adapter', 'adapter_name', 'load_quantization', 'load_model', 'eos_token_ids',
            'generation_config', 'TopKTopPSampler', 'fast_sampling', 'NoRepeatNGram', 'repeat_guard_tokens',
-           'generate_tokens', 'package_versions', 'run_environment']
+           'tokens_per_char', 'generate_tokens', 'package_versions', 'run_environment']
 
 # %% ../nbs/91_models.ipynb #7ae51bf8
 def cache_root(cache_dir=None, # explicit cache folder; else env `STYLE_TUNE_CACHE`, else `~/.cache/style_tune`
@@ -639,6 +639,16 @@ def repeat_guard_tokens(chars:int, # the guard's length in characters; 0 turns i
                        ) -> int:
     "The n-gram length in tokens that covers about `chars` characters (at least 2), or 0 when `chars` is 0."
     return max(2, math.ceil(chars * tokens_per_char)) if chars > 0 else 0
+
+def tokens_per_char(tokenizer, texts:Sequence[str], # the model's tokenizer; text like the generations' (the author's, or the prompts)
+                    max_chars:int=100_000, # measure on at most this many characters
+                   ) -> float:
+    "Tokens per character of `tokenizer` on `texts` (1.0 when there is no text)."
+    sample, n = [], 0
+    for t in texts:
+        if n >= max_chars: break
+        sample.append(t[:max_chars - n]); n += len(sample[-1])
+    return sum(len(tokenizer(t, add_special_tokens=False).input_ids) for t in sample) / n if n else 1.0
 
 # %% ../nbs/91_models.ipynb #fa55181e
 def generate_tokens(model, # causal LM in eval mode (adapters plugged in or not)
