@@ -635,10 +635,10 @@ class NoRepeatNGram:
         return scores
 
 def repeat_guard_tokens(chars:int, # the guard's length in characters; 0 turns it off
-                        tokens_per_char:float, # the tokenizer's tokens per character on text like the generations'
+                        rate:float, # the tokenizer's tokens per character on text like the generations' (`tokens_per_char`)
                        ) -> int:
     "The n-gram length in tokens that covers about `chars` characters (at least 2), or 0 when `chars` is 0."
-    return max(2, math.ceil(chars * tokens_per_char)) if chars > 0 else 0
+    return max(2, math.ceil(chars * rate)) if chars > 0 else 0
 
 def tokens_per_char(tokenizer, texts:Sequence[str], # the model's tokenizer; text like the generations' (the author's, or the prompts)
                     max_chars:int=100_000, # measure on at most this many characters
