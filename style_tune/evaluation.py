@@ -826,21 +826,27 @@ def eval_perplexity(model, tokenizer, # base + adapter (from `load_eval_model`) 
                     articles:list[dict], # from `heldout_articles`
                     figs:Path, tabs:Path, # folders for the figure and the tables
                    ) -> dict:
-    "Held-out perplexity of base and base + LoRA with bootstrap intervals (the metrics' `perplexity`); writes its tables and figure."
+    "Held-out perplexity of base and base + LoRA, per token and per character, with bootstrap intervals (the metrics' `perplexity`); writes its tables and figure."
     texts = [a['text'] for a in articles]
     windows = dict(max_length=cfg.max_length, stride=cfg.stride, batch_size=cfg.ppl_batch_size, progress=cfg.progress)
     with model.disable_adapter(): base_nll = article_nll(model, tokenizer, texts, desc='perplexity (base)', **windows)
     adapter_nll = article_nll(model, tokenizer, texts, desc='perplexity (LoRA)', **windows)
     per_article = pd.DataFrame({'article_id': [a.get('article_id') for a in articles], 'title': [a.get('title') for a in articles],
                                 'tokens': base_nll.tokens, 'ppl_base': base_nll.ppl, 'ppl_adapter': adapter_nll.ppl,
-                                'ratio': adapter_nll.ppl / base_nll.ppl})
+                                'ratio': adapter_nll.ppl / base_nll.ppl, 'chars': [len(t) for t in texts]})
+    per_article['ratio_per_char'] = np.exp((adapter_nll.nll - base_nll.nll) / per_article.chars.clip(lower=1))
     ppl = {**bootstrap_ppl(base_nll.nll, adapter_nll.nll, base_nll.tokens, cfg.n_boot, cfg.seed), 'max_length': cfg.max_length, 'stride': cfg.stride}
+    # per character: the same summed NLL over the articles' characters, comparable across tokenizers
+    by_char = bootstrap_ppl(base_nll.nll, adapter_nll.nll, per_article.chars, cfg.n_boot, cfg.seed)
+    ppl['per_char'] = {'base': by_char['base'], 'adapter': by_char['adapter'], 'ratio': by_char['ratio'], 'n_chars': by_char['n_tokens']}
     _log(f"held-out perplexity: base {ppl['base']['ppl']:.3f} {ppl['base']['ci95']}, LoRA {ppl['adapter']['ppl']:.3f} {ppl['adapter']['ci95']}, "
-         f"ratio {ppl['ratio']['value']:.3f} (95% CI {ppl['ratio']['ci95'][0]:.3f}–{ppl['ratio']['ci95'][1]:.3f}) on {ppl['n_articles']} articles")
+         f"ratio {ppl['ratio']['value']:.3f} (95% CI {ppl['ratio']['ci95'][0]:.3f}–{ppl['ratio']['ci95'][1]:.3f}) on {ppl['n_articles']} articles; "
+         f"per character {by_char['ratio']['value']:.3f} (95% CI {by_char['ratio']['ci95'][0]:.3f}–{by_char['ratio']['ci95'][1]:.3f})")
     save_table(per_article, tabs, 'ppl_per_article', 'Held-out perplexity per article')
-    summary = [{'model': m, 'ppl': ppl[m]['ppl'], 'ci_low': ppl[m]['ci95'][0], 'ci_high': ppl[m]['ci95'][1]} for m in ('base', 'adapter')]
-    summary.append({'model': 'ratio LoRA/base', 'ppl': ppl['ratio']['value'], 'ci_low': ppl['ratio']['ci95'][0], 'ci_high': ppl['ratio']['ci95'][1]})
-    save_table(pd.DataFrame(summary), tabs, 'ppl_summary', 'Token-weighted held-out perplexity with bootstrap 95% intervals')
+    def rows(b, per): return [{'per': per, 'model': name, 'ppl': v.get('ppl', v.get('value')), 'ci_low': v['ci95'][0], 'ci_high': v['ci95'][1]}
+                              for name, v in (('base', b['base']), ('adapter', b['adapter']), ('ratio LoRA/base', b['ratio']))]
+    save_table(pd.DataFrame(rows(ppl, 'token') + rows(by_char, 'character')), tabs, 'ppl_summary',
+               'Held-out perplexity per token and per character, with bootstrap 95% intervals')
     save_figure(plot_ppl(per_article), figs, 'ppl_per_article')
     return ppl
 

@@ -537,6 +537,10 @@ def report_evaluation(run:RunContents) -> list[str]:
     if ppl: lines.append(f"- held-out perplexity: base {format_value(nested_value(ppl, 'base', 'ppl'), 2)}, with adapter "
                          f"{format_value(nested_value(ppl, 'adapter', 'ppl'), 2)}; ratio adapter/base {format_value(nested_value(ppl, 'ratio', 'value'))} "
                          f"(95% CI {format_value(nested_value(ppl, 'ratio', 'ci95'))})")
+    if per_char := ppl.get('per_char'):  # comparable across tokenizers; absent from an older metrics.json
+        lines.append(f"- per character: base {format_value(nested_value(per_char, 'base', 'ppl'), 2)}, with adapter "
+                     f"{format_value(nested_value(per_char, 'adapter', 'ppl'), 2)}; ratio adapter/base {format_value(nested_value(per_char, 'ratio', 'value'))} "
+                     f"(95% CI {format_value(nested_value(per_char, 'ratio', 'ci95'))}) over {per_char.get('n_chars')} characters")
     lines += judge_lines(metrics.get('judge'), run.link('eval')) + generation_length_line(metrics.get('generation'))
     if metrics.get('ab'): lines.append(f"- blind A/B test: {nested_value(metrics, 'ab', 'n_pairs')} pairs ready for raters; score their files with "
                                        "`style-tune eval --score-ab eval/ab/ab_key.json RATINGS…`")

@@ -971,13 +971,15 @@ def build_samples(chunked:list, # from `chunk_articles`
                   prompts:dict, count:TokenCounter, cfg:PrepConfig,
                   plain_of:dict[str, str], # chunk -> plain version (from `model_paraphrases`); {} for the rules
                  ) -> tuple[dict, dict, Counter]:
-    "The samples and the article records of each split, and the samples that could not be built, by reason."
+    "The samples (instruction samples for the test split in any mode) and the article records of each split, and the samples that could not be built, by reason."
     samples, articles_out, not_built = defaultdict(list), defaultdict(list), Counter()
     for a, paras, chunks in tqdm(chunked, desc='samples', disable=_bars_off(cfg.progress), leave=False):
         meta = {'account': a.account, 'article_id': a.article_id, 'title': a.title, 'date': a.date, 'year': a.year, 'split': split[a.article_id]}
         plain = [plain_of[c] for c in chunks] if plain_of else None
-        samples[meta['split']] += make_samples(chunks, meta, prompts, count, cfg.tasks, plain, cfg.context_tokens, cfg.mode, not_built,
-                                       cfg.max_copy_coverage)
+        # nothing trains on the test split: its samples are the evaluation's prompts, so they stay instruction samples in text mode too
+        mode = 'chat' if meta['split'] == 'test' else cfg.mode
+        samples[meta['split']] += make_samples(chunks, meta, prompts, count, cfg.tasks, plain, cfg.context_tokens, mode, not_built,
+                                               cfg.max_copy_coverage)
         articles_out[meta['split']].append({k: meta[k] for k in ('account', 'article_id', 'title', 'date', 'year')}
                                            | {'text': '\n\n'.join(paras), 'n_chunks': len(chunks)})
     return samples, articles_out, not_built
@@ -992,7 +994,7 @@ def _quantiles(xs:list[int]) -> dict:
 def token_counts(cfg:PrepConfig, count:TokenCounter, chunked:list, samples:dict) -> dict:
     "Length statistics of the chunks, the samples' targets (what the model learns to write) and whole samples, in tokens."
     every = [s for sp in samples for s in samples[sp]]
-    targets = [count(s['text']) if cfg.mode == 'text' else count(s['messages'][2]['content']) for s in every]
+    targets = [count(s['messages'][2]['content']) if 'messages' in s else count(s['text']) for s in every]
     return {'tokenizer': cfg.tokenizer, 'chunk': _quantiles([count(c) for _, _, chunks in chunked for c in chunks]),
             'target': _quantiles(targets), 'sample': _quantiles([count.sample(s) for s in every])}
 
