@@ -14,7 +14,7 @@ from .core import (ConfigError, validate_config, load_yaml, read_jsonl, write_js
                              atomic_write, private_dir, dumps_json, seed_everything, pick_device)
 from .models import (check_adapter_dir, read_manifest, load_model, model_config, quantization_name, generation_config,
                                generate_tokens, repeat_guard_tokens, tokens_per_char, run_environment)
-from .prep import TASKS  # the instruction tasks 00_prep builds
+from .prep import TASKS, ALL_TASKS  # the instruction tasks 00_prep builds by default, and all it can build
 from . import stylometry as sty
 
 # %% auto #0
@@ -40,7 +40,7 @@ def _bars(progress:bool) -> bool:
 
 # %% ../nbs/02_eval.ipynb #1869788d
 _all_ = ['TASKS']  # the instruction tasks, importable from here too
-TASK_NAMES = {'continue': '续写', 'expand': '总结展开', 'rewrite': '改写', 'raw': 'raw text'}
+TASK_NAMES = {'continue': '续写', 'expand': '总结展开', 'rewrite': '改写', 'write': '命题写作', 'raw': 'raw text'}
 
 @dataclass
 class EvalConfig:
@@ -87,8 +87,8 @@ class EvalConfig:
         self.quantization = quantization_name(self.quantization)
         if self.temperature < 0: raise ValueError(f'temperature must be >= 0 (0: greedy decoding), got {self.temperature}')
         if self.stride < 1 or self.stride > self.max_length: raise ValueError(f'stride must be in 1..max_length ({self.max_length}), got {self.stride}')
-        bad = [t for t in self.tasks if t not in TASKS]
-        if bad: raise ValueError(f'unknown task {bad[0]!r}; tasks are {", ".join(TASKS)}')
+        bad = [t for t in self.tasks if t not in ALL_TASKS]
+        if bad: raise ValueError(f'unknown task {bad[0]!r}; tasks are {", ".join(ALL_TASKS)}')
         if self.judge_folds < 2: raise ValueError('judge_folds must be at least 2 (cross-fitting)')
         if not 1 <= self.min_new_chars <= self.max_new_chars: raise ValueError(f'need 1 <= min_new_chars <= max_new_chars, got {self.min_new_chars} and {self.max_new_chars}')
         if self.max_new_tokens is not None and self.max_new_tokens < 1: raise ValueError(f'max_new_tokens must be >= 1 (or null), got {self.max_new_tokens}')

@@ -18,8 +18,8 @@ __all__ = ['STAGES', 'CONFIG_PARAM', 'MODEL_KEYS', 'REPORTED_MANIFEST_KEYS', 'IM
            'RunContents', 'read_run', 'format_value', 'nested_value', 'report_title', 'report_stages', 'report_data',
            'adapter_folder', 'report_training', 'judge_validation_lines', 'judge_lines', 'generation_length_line',
            'report_evaluation', 'report_memorisation', 'report_generations', 'report_next_steps', 'report_authors',
-           'report_markdown', 'write_report', 'prep_follows_train', 'plan_run', 'run_one_stage', 'run_stages',
-           'run_accounts', 'run_authors', 'run_pipeline']
+           'report_markdown', 'write_report', 'prep_follows_train', 'eval_follows_prep', 'plan_run', 'run_one_stage',
+           'run_stages', 'run_accounts', 'run_authors', 'run_pipeline']
 
 # %% ../nbs/04_pipeline.ipynb #4ff9eaed
 def _call(ref:str, *args, **kwargs):
@@ -645,6 +645,17 @@ def prep_follows_train(params:dict, # the run's parameters, section by section a
     follow = {k: configs['train'][t] for k, t in (('tokenizer', 'model'), ('max_seq_length', 'max_seq_length')) if k not in own}
     return stage_config(next(s for s in stages if s.name == 'prep'), {**section, **follow})
 
+def eval_follows_prep(params:dict, # the run's parameters, section by section as written
+                      configs:dict, # every stage's validated config (prep's from `prep_follows_train`)
+                      stages:list[Stage]=STAGES,
+                     ) -> dict|None:
+    "Eval's config drawing its prompts from the tasks prep built, unless eval names its own `tasks`."
+    if 'eval' not in configs or 'prep' not in configs: return configs.get('eval')
+    section = dict(params['eval'])
+    own = set(section) | (set(load_yaml(section[CONFIG_PARAM])) if section.get(CONFIG_PARAM) else set())
+    if 'tasks' in own: return configs['eval']
+    return stage_config(next(s for s in stages if s.name == 'eval'), {**section, 'tasks': list(configs['prep']['tasks'])})
+
 
 # %% ../nbs/04_pipeline.ipynb #0631c1da
 def plan_run(params_file, # YAML parameters file
@@ -660,6 +671,7 @@ def plan_run(params_file, # YAML parameters file
     if only and (bad := [o for o in only if o not in names]): raise ConfigError(f"unknown stage {bad[0]!r} in --only (stages: {', '.join(names)})")
     configs = {stage.name: stage_config(stage, params[stage.name]) for stage in stages}  # every section validated before anything runs
     if 'prep' in configs: configs['prep'] = prep_follows_train(params, configs, stages)
+    if 'eval' in configs: configs['eval'] = eval_follows_prep(params, configs, stages)
     if 'authors' in params: configs['authors'] = dataclasses.asdict(_call('style_tune.authors:load_authors_config', params['authors']))
     if configs.get('authors', {}).get('per_account') and stages[0].name != 'prep':
         raise ConfigError("authors.per_account needs the prep stage first: each account's data is split from prep's dataset")

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from .core import *
 
 # %% auto #0
-__all__ = ['MAX_FILE_BYTES', 'PII_PATTERNS', 'DEFAULT_PROMPTS', 'TASKS', 'PREP_ALIASES', 'SPLITS', 'DATASET_FILES',
+__all__ = ['MAX_FILE_BYTES', 'PII_PATTERNS', 'DEFAULT_PROMPTS', 'TASKS', 'ALL_TASKS', 'PREP_ALIASES', 'SPLITS', 'DATASET_FILES',
            'PREP_COMMAND', 'Article', 'SkipsAndRepairs', 'decode_bytes', 'read_meta', 'split_front_matter',
            'looks_like_html', 'find_articles', 'Para', 'tidy_text', 'html_to_paragraphs', 'markdown_to_paragraphs',
            'article_paragraphs', 'drop_repeated_quotes', 'line_key', 'is_decoration', 'find_boilerplate', 'replace_pii',
@@ -501,8 +501,10 @@ DEFAULT_PROMPTS = {
     'continue': '请接着下面这段文字往下写，保持同样的文风：\n\n{context}',
     'expand': '请根据下面的提纲写一段文章。\n标题：{title}\n关键词：{keywords}\n要点（每行是一句话里的几个关键词）：\n{points}',
     'rewrite': '下面是一段文字的要点：逐句记下的实词（每行一句），或一段平实的复述。请用你自己的文风把它写成完整的文字，补上语气和衔接，意思不变：\n\n{plain}',
+    'write': '以“{title}”为题，写一段文字。',
 }
-TASKS = ('continue', 'expand', 'rewrite')
+TASKS = ('continue', 'expand', 'rewrite') # the tasks built by default
+ALL_TASKS = TASKS + ('write',) # `write` (命题写作): the title is the whole prompt, so the answer is the author's text with no hint
 
 def load_prompts(path=None, # YAML file overriding some or all of `DEFAULT_PROMPTS`
                 ) -> dict:
@@ -514,7 +516,7 @@ def load_prompts(path=None, # YAML file overriding some or all of `DEFAULT_PROMP
         if k not in prompts: raise ConfigError(f"{path}: unknown prompt '{k}' (known: {', '.join(prompts)})")
         if not isinstance(v, str): raise ConfigError(f"{path}: prompt '{k}' must be a string")
         prompts[k] = v
-    for k, fields in (('continue', ['{context}']), ('expand', ['{keywords}', '{points}']), ('rewrite', ['{plain}'])):
+    for k, fields in (('continue', ['{context}']), ('expand', ['{keywords}', '{points}']), ('rewrite', ['{plain}']), ('write', ['{title}'])):
         missing = [f for f in fields if f not in prompts[k]]
         if missing: raise ConfigError(f"{path}: prompt '{k}' must contain {', '.join(missing)}")
     return prompts
@@ -740,6 +742,7 @@ def make_samples(chunks:list[str], # an article's chunks
         if 'expand' in tasks:
             kw, pts = outline(chunk)
             add('expand', i, prompts['expand'].format(title=meta['title'], keywords=kw, points=pts), chunk)
+        if 'write' in tasks: add('write', i, prompts['write'].format(title=meta['title']), chunk)
         if 'rewrite' in tasks:
             p = plain[i] if plain else telegraphic_notes(chunk)
             if _squash(p) and _squash(p) != _squash(chunk): add('rewrite', i, prompts['rewrite'].format(plain=p, title=meta['title']), chunk)
@@ -804,7 +807,7 @@ class PrepConfig:
     def __post_init__(self):
         if self.min_tokens <= 0 or self.max_tokens <= 0: raise ValueError('min_tokens and max_tokens must be > 0')
         if self.min_tokens > self.max_tokens: raise ValueError(f'min_tokens ({self.min_tokens}) must not exceed max_tokens ({self.max_tokens})')
-        if bad := [t for t in self.tasks if t not in TASKS]: raise ValueError(f"unknown task {bad[0]!r} (known: {', '.join(TASKS)})")
+        if bad := [t for t in self.tasks if t not in ALL_TASKS]: raise ValueError(f"unknown task {bad[0]!r} (known: {', '.join(ALL_TASKS)})")
         if self.mode not in ('chat', 'text'): raise ValueError(f"mode must be 'chat' or 'text', got {self.mode!r}")
         if self.neutralizer not in ('rules', 'model'): raise ValueError(f"neutralizer must be 'rules' or 'model', got {self.neutralizer!r}")
         if not 0 < self.max_copy_coverage <= 1: raise ValueError(f'max_copy_coverage must be in (0, 1], got {self.max_copy_coverage}')
