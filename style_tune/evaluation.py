@@ -843,8 +843,9 @@ def eval_perplexity(model, tokenizer, # base + adapter (from `load_eval_model`) 
          f"ratio {ppl['ratio']['value']:.3f} (95% CI {ppl['ratio']['ci95'][0]:.3f}–{ppl['ratio']['ci95'][1]:.3f}) on {ppl['n_articles']} articles; "
          f"per character {by_char['ratio']['value']:.3f} (95% CI {by_char['ratio']['ci95'][0]:.3f}–{by_char['ratio']['ci95'][1]:.3f})")
     save_table(per_article, tabs, 'ppl_per_article', 'Held-out perplexity per article')
-    def rows(b, per): return [{'per': per, 'model': name, 'ppl': v.get('ppl', v.get('value')), 'ci_low': v['ci95'][0], 'ci_high': v['ci95'][1]}
-                              for name, v in (('base', b['base']), ('adapter', b['adapter']), ('ratio LoRA/base', b['ratio']))]
+    def rows(b, per): return [{'per': per, 'model': name, 'ppl': value, 'ci_low': ci[0], 'ci_high': ci[1]} for name, value, ci in
+                              (('base', b['base']['ppl'], b['base']['ci95']), ('adapter', b['adapter']['ppl'], b['adapter']['ci95']),
+                               ('ratio LoRA/base', b['ratio']['value'], b['ratio']['ci95']))]
     save_table(pd.DataFrame(rows(ppl, 'token') + rows(by_char, 'character')), tabs, 'ppl_summary',
                'Held-out perplexity per token and per character, with bootstrap 95% intervals')
     save_figure(plot_ppl(per_article), figs, 'ppl_per_article')

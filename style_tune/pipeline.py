@@ -632,6 +632,10 @@ def _env(**values):
             else: os.environ[k] = v
 
 # %% ../nbs/04_pipeline.ipynb #8149e78a
+def _keys_set_by(section:dict) -> set:
+    "The keys a params section sets itself, with those of the config file it names."
+    return set(section) | (set(load_yaml(section[CONFIG_PARAM])) if section.get(CONFIG_PARAM) else set())
+
 def prep_follows_train(params:dict, # the run's parameters, section by section as written
                        configs:dict, # every stage's validated config (from `stage_config`)
                        stages:list[Stage]=STAGES,
@@ -640,8 +644,7 @@ def prep_follows_train(params:dict, # the run's parameters, section by section a
     if 'prep' not in configs or 'train' not in configs: return configs.get('prep')
     from style_tune.prep import PREP_ALIASES
     section = dict(params['prep'])
-    own = set(section) | (set(load_yaml(section[CONFIG_PARAM])) if section.get(CONFIG_PARAM) else set())
-    own = {PREP_ALIASES.get(k, k) for k in own}
+    own = {PREP_ALIASES.get(k, k) for k in _keys_set_by(section)}
     follow = {k: configs['train'][t] for k, t in (('tokenizer', 'model'), ('max_seq_length', 'max_seq_length')) if k not in own}
     return stage_config(next(s for s in stages if s.name == 'prep'), {**section, **follow})
 
@@ -652,8 +655,7 @@ def eval_follows_prep(params:dict, # the run's parameters, section by section as
     "Eval's config drawing its prompts from the tasks prep built, unless eval names its own `tasks`."
     if 'eval' not in configs or 'prep' not in configs: return configs.get('eval')
     section = dict(params['eval'])
-    own = set(section) | (set(load_yaml(section[CONFIG_PARAM])) if section.get(CONFIG_PARAM) else set())
-    if 'tasks' in own: return configs['eval']
+    if 'tasks' in _keys_set_by(section): return configs['eval']
     return stage_config(next(s for s in stages if s.name == 'eval'), {**section, 'tasks': list(configs['prep']['tasks'])})
 
 
