@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from .core import (ConfigError, validate_config, load_yaml, read_jsonl, write_json, write_jsonl,
                              atomic_write, private_dir, dumps_json, seed_everything, pick_device)
-from .models import (check_adapter_dir, read_manifest, load_model, model_config, quantization_name, generation_config,
+from .models import (check_adapter_dir, read_manifest, is_chat_adapter, load_model, model_config, quantization_name, generation_config,
                                generate_tokens, repeat_guard_tokens, tokens_per_char, run_environment)
 from .prep import TASKS, ALL_TASKS  # the instruction tasks 00_prep builds by default, and all it can build
 from . import stylometry as sty
@@ -354,20 +354,24 @@ def select_prompts(records:Sequence[dict], # sft_test records
                    n:int, # how many prompts
                    tasks:Sequence[str]=TASKS, # tasks to draw from, round-robin
                    seed:int=0, # shuffling seed
+                   plain:bool=False, # for a raw-text adapter: continue samples only, each prompt the plain text it continues (`text`)
                   ) -> list[dict]:
-    "Up to `n` chat prompts from held-out records, balanced over `tasks`: id, task, article_id, messages (no answer), reference."
+    "Up to `n` prompts from held-out records, balanced over `tasks`: id, task, article_id, messages (no answer), reference; `plain` ones also carry `text`."
     rng = random.Random(seed)
-    pools = {t: [r for r in records if r.get('task') == t and 'messages' in r] for t in tasks}
+    if plain: tasks = ['continue']
+    pools = {t: [r for r in records if r.get('task') == t and 'messages' in r and (not plain or r.get('context'))] for t in tasks}
     for p in pools.values(): rng.shuffle(p)
     chosen = []
     while len(chosen) < n and any(pools.values()):
         for t in tasks:
             if pools[t] and len(chosen) < n: chosen.append(pools[t].pop())
-    return [{'id': f'p{i:03d}', 'task': r['task'], 'article_id': r.get('article_id'), 'messages': r['messages'][:-1],
-             'reference': r['messages'][-1]['content']} for i, r in enumerate(chosen)]
+    as_plain = lambda r: {'messages': [{'role': 'user', 'content': r['context']}], 'text': r['context']}
+    return [{'id': f'p{i:03d}', 'task': r['task'], 'article_id': r.get('article_id'),
+             **(as_plain(r) if plain else {'messages': r['messages'][:-1]}), 'reference': r['messages'][-1]['content']}
+            for i, r in enumerate(chosen)]
 
 # %% ../nbs/02_eval.ipynb #f4943ae8
-def generate_texts(model, tokenizer, prompts:Sequence[list[dict]], # chat messages per prompt (system, user)
+def generate_texts(model, tokenizer, prompts:Sequence[list[dict]|str], # per prompt: chat messages (system, user), or plain text to continue
                    max_new_tokens:int=256, batch_size:int=8, # generation length; prompts per generate() call
                    min_new_tokens:int=0, # end tokens are held back until this many new tokens
                    temperature:float=0.7, top_p:float=0.9, repetition_penalty:float=1.1, # sampling (temperature 0: greedy)
@@ -377,8 +381,11 @@ def generate_texts(model, tokenizer, prompts:Sequence[list[dict]], # chat messag
                    progress:bool=True, desc:str='generate',
                   ) -> list[str]:
     "Generate an answer per prompt (`models.generate_tokens`): length-sorted batches, new tokens only, special tokens dropped."
-    texts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in prompts]
-    ids = [tokenizer(t, add_special_tokens=False).input_ids[-max_prompt_tokens:] for t in texts]
+    # chat messages go through the chat template (which holds the special tokens); plain text gets the tokenizer's own (BOS), as raw-text training saw it
+    ids = [tokenizer(p, add_special_tokens=True).input_ids if isinstance(p, str) else
+           tokenizer(tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False), add_special_tokens=False).input_ids
+           for p in prompts]
+    ids = [i[-max_prompt_tokens:] for i in ids]
     config = generation_config(model, tokenizer, max_new_tokens, temperature, top_p, repetition_penalty=repetition_penalty)
     if min_new_tokens: config.min_new_tokens = min(min_new_tokens, max_new_tokens)
     new = generate_tokens(model, ids, config, batch_size, seed, longest_first=True, progress=_bars(progress), desc=desc, no_repeat_ngram=no_repeat_ngram)
@@ -886,20 +893,26 @@ def eval_generations(model, tokenizer, # base + adapter and its tokenizer
                      data_dir:Path, # prep folder (`sft_test.jsonl`)
                      out:Path, # report folder for `generations.jsonl`
                      budget:dict|None=None, # from `eval_generation_budget`; None: `generation_budget` at one token per character
+                     chat:bool=True, # False for a raw-text adapter: both models continue the held-out text itself, without the chat template
                     ) -> tuple[list[dict], list[str], list[str]]:
     "Held-out prompts and the base's and the adapter's answers (same seeds, trimmed to `max_new_chars`), also written to `generations.jsonl`."
     budget = budget or generation_budget(cfg, 1.0)
-    prompts = select_prompts(of_account(read_jsonl(Path(data_dir)/'sft_test.jsonl'), cfg.author_account), cfg.n_prompts, cfg.tasks, cfg.seed)
+    records = of_account(read_jsonl(Path(data_dir)/'sft_test.jsonl'), cfg.author_account)
+    prompts = select_prompts(records, cfg.n_prompts, cfg.tasks, cfg.seed, plain=not chat)
+    if not prompts and not chat:
+        raise ConfigError(f'{data_dir}/sft_test.jsonl has no continue samples with their plain context, which a raw-text adapter '
+                          f"is evaluated on: run 00_prep again with 'continue' among its tasks (a prep before this version did not keep the context)")
     if not prompts: raise ConfigError(f'{data_dir}/sft_test.jsonl has no chat samples for tasks {cfg.tasks}')
+    if not chat: _log(f'raw-text adapter: {len(prompts)} prompts are the plain text before held-out passages, continued by both models without the chat template')
     sampling = dict(max_new_tokens=budget['max_new_tokens'], min_new_tokens=budget['min_new_tokens'], batch_size=cfg.gen_batch_size,
                     temperature=cfg.temperature, top_p=cfg.top_p, repetition_penalty=cfg.repetition_penalty, seed=cfg.seed,
                     max_prompt_tokens=cfg.max_prompt_tokens, no_repeat_ngram=budget.get('no_repeat_ngram', 0), progress=cfg.progress)
-    messages = [p['messages'] for p in prompts]
-    with model.disable_adapter(): base_gen = generate_texts(model, tokenizer, messages, desc='generate (base)', **sampling)
-    adapter_gen = generate_texts(model, tokenizer, messages, desc='generate (LoRA)', **sampling)
+    inputs = [p['text'] if 'text' in p else p['messages'] for p in prompts]
+    with model.disable_adapter(): base_gen = generate_texts(model, tokenizer, inputs, desc='generate (base)', **sampling)
+    adapter_gen = generate_texts(model, tokenizer, inputs, desc='generate (LoRA)', **sampling)
     base_gen, adapter_gen = ([trim_to_chars(t, cfg.max_new_chars, cfg.min_new_chars) for t in g] for g in (base_gen, adapter_gen))
-    write_jsonl(out/'generations.jsonl', [{**{k: p[k] for k in ('id', 'task', 'article_id', 'reference')}, 'prompt': p['messages'],
-                                           'base': b, 'adapter': a} for p, b, a in zip(prompts, base_gen, adapter_gen)])
+    write_jsonl(out/'generations.jsonl', [{**{k: p[k] for k in ('id', 'task', 'article_id', 'reference')}, 'prompt': i,
+                                           'base': b, 'adapter': a} for p, i, b, a in zip(prompts, inputs, base_gen, adapter_gen)])
     return prompts, base_gen, adapter_gen
 
 # %% ../nbs/02_eval.ipynb #1ce563b9
@@ -1041,8 +1054,9 @@ def run_eval(cfg:EvalConfig, # from `load_eval_config`
     metrics['perplexity'] = eval_perplexity(model, tokenizer, cfg, articles, figs, tabs)
     if (per_task := eval_task_losses(model, tokenizer, cfg, data_dir, tabs)) is not None: metrics['val_loss_per_task'] = per_task
     budget = eval_generation_budget(tokenizer, cfg, articles)
-    prompts, base_gen, adapter_gen = eval_generations(model, tokenizer, cfg, data_dir, out, budget)
-    metrics['generation'] = {**budget, **generation_lengths(cfg, base_gen, adapter_gen)}
+    chat = is_chat_adapter(manifest)  # a raw-text adapter is judged on continuing plain text, the way it is used
+    prompts, base_gen, adapter_gen = eval_generations(model, tokenizer, cfg, data_dir, out, budget, chat)
+    metrics['generation'] = {**budget, **generation_lengths(cfg, base_gen, adapter_gen), 'prompts': 'chat' if chat else 'plain text'}
     train_texts, impostors = author_train_texts(data_dir, cfg.author_account), find_impostors(cfg, data_dir)
     metrics['indicators'], metrics['author_habits'] = eval_indicators(cfg, train_texts, impostors.texts, prompts, base_gen, adapter_gen, figs, tabs, impostors.source)
     metrics['judge'] = eval_judge(cfg, train_texts, [a['text'] for a in articles], impostors, prompts, base_gen, adapter_gen, figs, tabs)

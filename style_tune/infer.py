@@ -14,19 +14,19 @@ from .core import (ConfigError, validate_config, load_yaml, write_json, write_js
                              private_dir, made_by_style_tune, STYLE_TUNE_MARKER, seed_everything, atomic_dir)
 from .models import (resolve_model, load_model_and_tokenizer, load_tokenizer, ModelConfig, model_config, load_model,
                                InferenceModel, adapter_missing, check_adapter_dir, _fetch_adapter, _PICKLE_SUFFIXES, find_manifest,
-                               read_manifest, model_manifest, base_of_adapter, adapter_name, _as_adapter_dict, quantization_name,
+                               read_manifest, is_chat_adapter, model_manifest, base_of_adapter, adapter_name, _as_adapter_dict, quantization_name,
                                generation_config, generate_tokens, repeat_guard_tokens, tokens_per_char, read_json)
 # the model layer lives in `style_tune.models`; these names stay importable from here for existing callers
-_all_ = ['InferenceModel', 'adapter_missing', 'check_adapter_dir', 'find_manifest', 'read_manifest', 'model_manifest',
-         'base_of_adapter', 'adapter_name']
+_all_ = ['InferenceModel', 'adapter_missing', 'check_adapter_dir', 'find_manifest', 'read_manifest', 'is_chat_adapter',
+         'model_manifest', 'base_of_adapter', 'adapter_name']
 
 # %% auto #0
-__all__ = ['INFER_COMMANDS', 'make_test_adapter', 'load_for_inference', 'InferConfig', 'infer_config', 'load_infer_config',
-           'build_messages', 'is_chat_adapter', 'system_prompt_for', 'render_prompt', 'generate', 'stream_generate',
+__all__ = ['INFER_COMMANDS', 'RAW_TEXT_NOTE', 'make_test_adapter', 'load_for_inference', 'InferConfig', 'infer_config',
+           'load_infer_config', 'build_messages', 'system_prompt_for', 'render_prompt', 'generate', 'stream_generate',
            'read_prompts', 'generate_file', 'check_merge_target', 'merge_adapter', 'run_infer', 'check_generations',
            'GenerateOptions', 'MergeOptions', 'check_generate_conflicts', 'parse_infer_args', 'merge_cli',
            'generate_cli', 'infer_cli', 'InferenceModel', 'adapter_missing', 'check_adapter_dir', 'find_manifest',
-           'read_manifest', 'model_manifest', 'base_of_adapter', 'adapter_name']
+           'read_manifest', 'is_chat_adapter', 'model_manifest', 'base_of_adapter', 'adapter_name']
 
 # %% ../nbs/03_infer.ipynb #c87c986b
 def make_test_adapter(base:str, # base model name or folder, e.g. 'tiny'
@@ -153,11 +153,6 @@ def build_messages(item:str|dict, # a prompt string, or a record with `prompt` o
     return msgs, reference
 
 # %% ../nbs/03_infer.ipynb #b197b92e
-def is_chat_adapter(manifest:dict) -> bool:
-    "False when the run manifest says training used raw text (01_train's `effective.loss_format == 'text'`), else True."
-    eff = manifest.get('effective') if isinstance(manifest.get('effective'), dict) else {}
-    return 'text' not in (eff.get('loss_format'), manifest.get('mode'))
-
 def system_prompt_for(inf:InferenceModel, cfg:InferConfig) -> tuple[str|None, str]:
     "The system prompt to use and where it came from: 'override', 'manifest' or 'none'."
     manifest = inf.manifest
@@ -451,6 +446,9 @@ def merge_cli(cfg:InferConfig, # from `parse_infer_args`
     return 0
 
 # %% ../nbs/03_infer.ipynb #3c1a0e1f
+RAW_TEXT_NOTE = ('note: this adapter was trained on raw text: it continues each prompt as the opening of a text of yours '
+                 'and does not follow instructions (give an opening, e.g. "那天下午，我"; or train on instruction samples, prep mode chat)')
+
 def generate_cli(cfg:InferConfig, # from `parse_infer_args`
                  options:GenerateOptions, # its options
                 ) -> int:
@@ -458,12 +456,14 @@ def generate_cli(cfg:InferConfig, # from `parse_infer_args`
     adapters = _parse_adapter_args(options.adapter) or ({'style': cfg.adapter_dir} if cfg.adapter_dir else {})
     if len(adapters) == 1 and cfg.output_path and not (options.use or options.no_adapter or options.stream):
         res = run_infer(dataclasses.replace(cfg, adapter_dir=str(next(iter(adapters.values())))), progress=options.progress)
+        if not res['chat']: print(RAW_TEXT_NOTE, file=sys.stderr)
         print(f"{res['n_generations']} generations written to {res['output_path']}", file=sys.stderr)
         if res['merged']: print(f"merged model written to {res['merged']}", file=sys.stderr)
         return 0
     prompts = read_prompts(cfg.prompts_file) if cfg.prompts_file else list(cfg.prompts or [])
     if not prompts: raise ConfigError('no prompts: give --prompt (repeatable) or --prompts-file')
     inf = load_model(model_config(cfg), adapters, active=None if options.no_adapter else (options.use or 'first'))
+    if inf.active and not (cfg.chat if cfg.chat is not None else is_chat_adapter(inf.manifest)): print(RAW_TEXT_NOTE, file=sys.stderr)
     if cfg.output_path:
         private_dir(Path(cfg.output_path).parent)
         write_jsonl(cfg.output_path, generate(inf, prompts, cfg, stream=options.stream, progress=options.progress))

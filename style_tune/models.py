@@ -17,10 +17,10 @@ __all__ = ['GEMMA_NOTICE', 'EMBEDDED_MODELS', 'EMBEDDED_DEFAULT', 'QUANTIZATIONS
            'convert_gguf', 'licence_notice', 'add_licence_notice', 'build_embedded', 'resolve_model', 'default_dtype',
            'quantization_config', 'contiguous_lm_head_input', 'load_tokenizer', 'fsdp_launch',
            'load_model_and_tokenizer', 'quantization_name', 'ModelConfig', 'model_config', 'read_json', 'find_manifest',
-           'read_manifest', 'model_manifest', 'trained_quantization', 'adapter_missing', 'check_adapter_dir',
-           'InferenceModel', 'base_of_adapter', 'adapter_name', 'load_quantization', 'load_model', 'eos_token_ids',
-           'generation_config', 'TopKTopPSampler', 'fast_sampling', 'NoRepeatNGram', 'repeat_guard_tokens',
-           'tokens_per_char', 'generate_tokens', 'package_versions', 'run_environment']
+           'read_manifest', 'is_chat_adapter', 'model_manifest', 'trained_quantization', 'adapter_missing',
+           'check_adapter_dir', 'InferenceModel', 'base_of_adapter', 'adapter_name', 'load_quantization', 'load_model',
+           'eos_token_ids', 'generation_config', 'TopKTopPSampler', 'fast_sampling', 'NoRepeatNGram',
+           'repeat_guard_tokens', 'tokens_per_char', 'generate_tokens', 'package_versions', 'run_environment']
 
 # %% ../nbs/91_models.ipynb #7ae51bf8
 def cache_root(cache_dir=None, # explicit cache folder; else env `STYLE_TUNE_CACHE`, else `~/.cache/style_tune`
@@ -355,6 +355,11 @@ def read_manifest(folder) -> dict:
     p = find_manifest(folder)
     return {} if p is None else read_json(p)
 
+def is_chat_adapter(manifest:dict) -> bool:
+    "False when the run manifest says training used raw text (01_train's `effective.loss_format == 'text'`), else True."
+    eff = manifest.get('effective') if isinstance(manifest.get('effective'), dict) else {}
+    return 'text' not in (eff.get('loss_format'), manifest.get('mode'))
+
 # %% ../nbs/91_models.ipynb #b9764e9f
 def model_manifest(folder) -> dict:
     "The run manifest of a model folder: a merged model's own copy, or the one beside a fully fine-tuned model; else `{}`."
@@ -393,7 +398,12 @@ def check_adapter_dir(path, # a local adapter folder, as saved by PEFT's `save_p
     "Return `path` if it is a PEFT adapter folder with safetensors weights; refuse pickled weights."
     path = Path(path)
     if not path.is_dir(): raise adapter_missing(path)
-    if not (path/'adapter_config.json').is_file(): raise adapter_missing(path, 'not a PEFT adapter folder: no adapter_config.json')
+    if not (path/'adapter_config.json').is_file():
+        if (path/'config.json').is_file():  # e.g. 01_train's train/model after method full
+            raise ConfigError(f'{path} is a whole model (full fine-tuning), not a LoRA adapter: evaluation and generation with an '
+                              f'adapter need one (train with method lora); write with this model as it is: '
+                              f'style-tune generate --base-model {path} --no-adapter --prompt ...')
+        raise adapter_missing(path, 'not a PEFT adapter folder: no adapter_config.json')
     if not (path/'adapter_model.safetensors').is_file():
         pickles = sorted(p.name for p in path.iterdir() if p.suffix in _PICKLE_SUFFIXES)
         if pickles:

@@ -528,7 +528,9 @@ def generation_length_line(generation:dict|None) -> list[str]:
     median = lambda m: format_value(nested_value(generation, m, 'median_chars'), 0)
     return [f"- generations: {generation.get('min_new_chars')}–{generation.get('max_new_chars')} characters asked "
             f"({format_value(generation.get('tokens_per_char'), 2)} tokens per character → at most {generation.get('max_new_tokens')} new tokens); "
-            f"median base {median('base')}, adapter {median('adapter')} characters"]
+            f"median base {median('base')}, adapter {median('adapter')} characters"
+            + ("; prompts: the plain text before held-out passages, continued without the chat template (a raw-text adapter)"
+               if generation.get('prompts') == 'plain text' else '')]
 
 def report_evaluation(run:RunContents) -> list[str]:
     "The evaluation section: perplexity ratio, the judge (impostors, validation, verdict or why not), the A/B page, figures and tables."
@@ -573,10 +575,16 @@ def report_memorisation(run:RunContents) -> list[str]:
     return lines + ([f"Per generation: [{table.name}]({table.relative_to(run.run_dir).as_posix()})"] if table.exists() else [])
 
 # %% ../nbs/04_pipeline.ipynb #77eb84fd
+def _raw_text_adapter(run:RunContents) -> bool:
+    "Did 03_infer write with a raw-text adapter (its records say `chat: false`)?"
+    return any(r.get('chat') is False for r in run.content('infer') or [])
+
 def report_generations(run:RunContents, n:int=3) -> list[str]:
     "The first `n` generations of 03_infer, prompt and output."
     if not (records := run.content('infer')): return []
     lines = ['', '## Sample generations', '']
+    if _raw_text_adapter(run): lines += ['The adapter was trained on raw text: it continues each prompt as the opening of a text of yours and does '
+                                         'not follow instructions; give it an opening (or train on instruction samples, prep `mode: chat`).', '']
     for r in records[:n]:
         prompt = str(r.get('prompt') or '')[:200].replace('\n', ' ')
         lines += [f'> **prompt:** {prompt}', '>', f"> **output:** {str(r.get('output') or '')[:400].replace(chr(10), ' ')}", '']
@@ -591,7 +599,8 @@ def report_next_steps(run:RunContents) -> list[str]:
     return ['', '## Reproduce and write with the adapter', '',
             "Parameters: [params.json](params.json); each stage's full config is in [configs/](configs). Run again with "
             '`style-tune run <file>`: stages whose inputs did not change are skipped.', '',
-            'Write with the adapter:', '', '```sh', f'style-tune generate --adapter {adapter} --prompt "写一段关于下雨天的随笔。"', '```', '']
+            'Write with the adapter:', '', '```sh',
+            f'style-tune generate --adapter {adapter} --prompt "{"那天下午，我" if _raw_text_adapter(run) else "写一段关于下雨天的随笔。"}"', '```', '']
 
 # %% ../nbs/04_pipeline.ipynb #9eaf5c90
 def report_authors(run:RunContents) -> list[str]:
@@ -677,6 +686,9 @@ def plan_run(params_file, # YAML parameters file
     if 'authors' in params: configs['authors'] = dataclasses.asdict(_call('style_tune.authors:load_authors_config', params['authors']))
     if configs.get('authors', {}).get('per_account') and stages[0].name != 'prep':
         raise ConfigError("authors.per_account needs the prep stage first: each account's data is split from prep's dataset")
+    if configs.get('train', {}).get('method') == 'full' and (after := [n for n in names if n in ('eval', 'infer') and (not only or n in only)]):
+        raise ConfigError(f"train.method full writes a whole model (train/model), which {' and '.join(after)} cannot take: they compare "
+                          f"and plug in a LoRA adapter; use method lora, or run --only prep,train")
     return params, configs, (Path(runs_dir)/params['run_name']).absolute()
 
 # %% ../nbs/04_pipeline.ipynb #7b29c5f0

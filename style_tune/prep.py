@@ -729,15 +729,16 @@ def make_samples(chunks:list[str], # an article's chunks
     tally = Counter() if tally is None else tally
     if mode == 'text': return [{'text': c, **meta, 'task': 'raw', 'chunk_index': i} for i, c in enumerate(chunks)]
     out = []
-    def add(task, i, user, assistant):
+    def add(task, i, user, assistant, **extra):
         if task != 'continue' and copy_coverage(user, assistant) > max_copy_coverage:
             tally[f'{task}: prompt holds more than max_copy_coverage {max_copy_coverage} of the answer'] += 1; return
         out.append({'messages': [{'role': 'system', 'content': prompts['system']}, {'role': 'user', 'content': user},
-                                 {'role': 'assistant', 'content': assistant}], **meta, 'task': task, 'chunk_index': i})
+                                 {'role': 'assistant', 'content': assistant}], **meta, 'task': task, 'chunk_index': i, **extra})
     for i, chunk in enumerate(chunks):
         if 'continue' in tasks:
             pair = continuation_pair(chunks, i, count, context_tokens)
-            if pair: add('continue', i, prompts['continue'].format(context=pair[0], title=meta['title']), pair[1])
+            # the plain preceding text travels along: a raw-text adapter is evaluated by continuing it without the chat template
+            if pair: add('continue', i, prompts['continue'].format(context=pair[0], title=meta['title']), pair[1], context=pair[0])
             else: tally['continue: chunk is a single sentence'] += 1
         if 'expand' in tasks:
             kw, pts = outline(chunk)
