@@ -22,11 +22,11 @@ _all_ = ['InferenceModel', 'adapter_missing', 'check_adapter_dir', 'find_manifes
 
 # %% auto #0
 __all__ = ['INFER_COMMANDS', 'RAW_TEXT_NOTE', 'make_test_adapter', 'load_for_inference', 'InferConfig', 'infer_config',
-           'load_infer_config', 'build_messages', 'system_prompt_for', 'render_prompt', 'generate', 'stream_generate',
-           'read_prompts', 'generate_file', 'check_merge_target', 'merge_adapter', 'run_infer', 'check_generations',
-           'GenerateOptions', 'MergeOptions', 'check_generate_conflicts', 'parse_infer_args', 'merge_cli',
-           'generate_cli', 'infer_cli', 'InferenceModel', 'adapter_missing', 'check_adapter_dir', 'find_manifest',
-           'read_manifest', 'is_chat_adapter', 'model_manifest', 'base_of_adapter', 'adapter_name']
+           'load_infer_config', 'build_messages', 'uses_chat', 'system_prompt_for', 'render_prompt', 'generate',
+           'stream_generate', 'read_prompts', 'generate_file', 'check_merge_target', 'merge_adapter', 'run_infer',
+           'check_generations', 'GenerateOptions', 'MergeOptions', 'check_generate_conflicts', 'parse_infer_args',
+           'merge_cli', 'generate_cli', 'infer_cli', 'InferenceModel', 'adapter_missing', 'check_adapter_dir',
+           'find_manifest', 'read_manifest', 'is_chat_adapter', 'model_manifest', 'base_of_adapter', 'adapter_name']
 
 # %% ../nbs/03_infer.ipynb #c87c986b
 def make_test_adapter(base:str, # base model name or folder, e.g. 'tiny'
@@ -153,6 +153,10 @@ def build_messages(item:str|dict, # a prompt string, or a record with `prompt` o
     return msgs, reference
 
 # %% ../nbs/03_infer.ipynb #b197b92e
+def uses_chat(cfg:InferConfig, manifest:dict) -> bool:
+    "Whether prompts go through the chat template: the config's `chat` when set, else as the adapter was trained."
+    return cfg.chat if cfg.chat is not None else is_chat_adapter(manifest)
+
 def system_prompt_for(inf:InferenceModel, cfg:InferConfig) -> tuple[str|None, str]:
     "The system prompt to use and where it came from: 'override', 'manifest' or 'none'."
     manifest = inf.manifest
@@ -160,7 +164,7 @@ def system_prompt_for(inf:InferenceModel, cfg:InferConfig) -> tuple[str|None, st
         if 'system_prompt' in manifest and manifest['system_prompt'] != cfg.system_prompt:
             warnings.warn('system_prompt differs from the one training used (run manifest); outputs may drift from the trained style')
         return cfg.system_prompt, 'override'
-    if not (cfg.chat if cfg.chat is not None else is_chat_adapter(manifest)): return None, 'none'
+    if not uses_chat(cfg, manifest): return None, 'none'
     if 'system_prompt' in manifest: return manifest['system_prompt'], 'manifest'
     if inf.active is not None:
         raise ConfigError(f'adapter {inf.active!r} has no run manifest with a system_prompt, so the prompt training used is '
@@ -207,7 +211,7 @@ def generate(inf:InferenceModel, # from `load_model` / `load_for_inference`
     cfg = infer_config(cfg, **overrides)
     items = [prompts] if isinstance(prompts, (str, dict)) else list(prompts)
     system_prompt, source = system_prompt_for(inf, cfg)
-    chat = cfg.chat if cfg.chat is not None else is_chat_adapter(inf.manifest)
+    chat = uses_chat(cfg, inf.manifest)
     tok, bs, gen_cfg = inf.tokenizer, 1 if stream else cfg.batch_size, _generation_config(inf, cfg)
     built = [build_messages(it, system_prompt) for it in items]
     ids = [tok(render_prompt(inf, msgs, chat), add_special_tokens=not chat).input_ids for msgs, _ in built]
@@ -231,7 +235,7 @@ def stream_generate(inf:InferenceModel, # from `load_for_inference`
     from transformers import TextIteratorStreamer
     cfg = infer_config(cfg, **overrides)
     system_prompt, _ = system_prompt_for(inf, cfg)
-    chat = cfg.chat if cfg.chat is not None else is_chat_adapter(inf.manifest)
+    chat = uses_chat(cfg, inf.manifest)
     tok = inf.tokenizer
     messages = build_messages(prompt, system_prompt)[0]
     ids = tok(render_prompt(inf, messages, chat), add_special_tokens=not chat).input_ids
@@ -365,7 +369,7 @@ def check_generations(path, # the JSONL file `run_infer` wrote
     n = len(read_prompts(cfg.prompts_file) if cfg.prompts_file else cfg.prompts or [])
     if len(recs) != n: raise RuntimeError(f'{path} holds {len(recs)} generations for {n} prompts')
     manifest = read_manifest(_fetch_adapter(str(cfg.adapter_dir)))
-    chat = cfg.chat if cfg.chat is not None else is_chat_adapter(manifest)
+    chat = uses_chat(cfg, manifest)
     want = cfg.system_prompt if cfg.system_prompt is not None else manifest.get('system_prompt') if chat else None
     if bad := [r['index'] for r in recs if r.get('system_prompt') != want]:
         raise RuntimeError(f'{path}: generation {bad[0]} did not use the system prompt training used ({want!r}, from the run manifest)')
@@ -463,7 +467,7 @@ def generate_cli(cfg:InferConfig, # from `parse_infer_args`
     prompts = read_prompts(cfg.prompts_file) if cfg.prompts_file else list(cfg.prompts or [])
     if not prompts: raise ConfigError('no prompts: give --prompt (repeatable) or --prompts-file')
     inf = load_model(model_config(cfg), adapters, active=None if options.no_adapter else (options.use or 'first'))
-    if inf.active and not (cfg.chat if cfg.chat is not None else is_chat_adapter(inf.manifest)): print(RAW_TEXT_NOTE, file=sys.stderr)
+    if inf.active and not uses_chat(cfg, inf.manifest): print(RAW_TEXT_NOTE, file=sys.stderr)
     if cfg.output_path:
         private_dir(Path(cfg.output_path).parent)
         write_jsonl(cfg.output_path, generate(inf, prompts, cfg, stream=options.stream, progress=options.progress))
