@@ -354,9 +354,9 @@ def select_prompts(records:Sequence[dict], # sft_test records
                    n:int, # how many prompts
                    tasks:Sequence[str]=TASKS, # tasks to draw from, round-robin
                    seed:int=0, # shuffling seed
-                   plain:bool=False, # for a raw-text adapter: continue samples only, each prompt the plain text it continues (`text`)
+                   plain:bool=False, # for a raw-text adapter: continue samples only, each prompt's one user message the plain text it continues
                   ) -> list[dict]:
-    "Up to `n` prompts from held-out records, balanced over `tasks`: id, task, article_id, messages (no answer), reference; `plain` ones also carry `text`."
+    "Up to `n` prompts from held-out records, balanced over `tasks`: id, task, article_id, messages (no answer), reference; a `plain` one's only message is the text to continue."
     rng = random.Random(seed)
     if plain: tasks = ['continue']
     pools = {t: [r for r in records if r.get('task') == t and 'messages' in r and (not plain or r.get('context'))] for t in tasks}
@@ -365,9 +365,8 @@ def select_prompts(records:Sequence[dict], # sft_test records
     while len(chosen) < n and any(pools.values()):
         for t in tasks:
             if pools[t] and len(chosen) < n: chosen.append(pools[t].pop())
-    as_plain = lambda r: {'messages': [{'role': 'user', 'content': r['context']}], 'text': r['context']}
     return [{'id': f'p{i:03d}', 'task': r['task'], 'article_id': r.get('article_id'),
-             **(as_plain(r) if plain else {'messages': r['messages'][:-1]}), 'reference': r['messages'][-1]['content']}
+             'messages': [{'role': 'user', 'content': r['context']}] if plain else r['messages'][:-1], 'reference': r['messages'][-1]['content']}
             for i, r in enumerate(chosen)]
 
 # %% ../nbs/02_eval.ipynb #f4943ae8
@@ -907,7 +906,7 @@ def eval_generations(model, tokenizer, # base + adapter and its tokenizer
     sampling = dict(max_new_tokens=budget['max_new_tokens'], min_new_tokens=budget['min_new_tokens'], batch_size=cfg.gen_batch_size,
                     temperature=cfg.temperature, top_p=cfg.top_p, repetition_penalty=cfg.repetition_penalty, seed=cfg.seed,
                     max_prompt_tokens=cfg.max_prompt_tokens, no_repeat_ngram=budget.get('no_repeat_ngram', 0), progress=cfg.progress)
-    inputs = [p['text'] if 'text' in p else p['messages'] for p in prompts]
+    inputs = [p['messages'] if chat else p['messages'][-1]['content'] for p in prompts]  # plain text goes to the model as it stands
     with model.disable_adapter(): base_gen = generate_texts(model, tokenizer, inputs, desc='generate (base)', **sampling)
     adapter_gen = generate_texts(model, tokenizer, inputs, desc='generate (LoRA)', **sampling)
     base_gen, adapter_gen = ([trim_to_chars(t, cfg.max_new_chars, cfg.min_new_chars) for t in g] for g in (base_gen, adapter_gen))
