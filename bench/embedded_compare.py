@@ -6,7 +6,8 @@ For each model, with the library's own stages: prep the backup with that model's
   tokens per character, and bits per character (sum of NLL over tokens / characters / ln 2);
 - LoRA training with the parameters file's `train` recipe for the same budget of process CPU-seconds (`--clock cpu`,
   robust to other processes on the machine) or wall seconds (`--clock wall`), stopped by a callback; a time budget
-  cannot know the recipe's `max_steps`, so the learning rate is constant after warm-up (`--lr-scheduler` to change);
+  cannot know the recipe's `max_steps`, so the learning rate follows the recipe's cosine from its peak to zero over the
+  budget itself (after warm-up), a function of the clock rather than of the step (`--lr-scheduler` for another);
 - held-out perplexity per character, base vs adapter: exp(sum of NLL over tokens / characters), and their ratio
   (per token would favour the tokenizer that spends more tokens on the same text);
 - loss-bearing tokens per second of training (wall and CPU; per CPU-second also in characters), and optionally (`--judge`) the evaluation's judge.
@@ -47,12 +48,23 @@ def parse_value(text: str):
     return yaml.safe_load(text)
 
 
-def budget_callback(budget_s: float, clock: str):
-    "A `TrainerCallback` that stops training once `budget_s` seconds of the clock have passed since training began."
+def budget_callback(budget_s: float, clock: str, decay: bool = True, warmup_steps: int = 2):
+    """A `TrainerCallback` that stops training once `budget_s` seconds of the clock have passed since training began; with
+    `decay`, the learning rate follows the recipe's cosine from its peak to zero over the budget (after linear warm-up)."""
     from transformers import TrainerCallback
     now = time.process_time if clock == 'cpu' else time.perf_counter
     class Budget(TrainerCallback):
+        def factor(self, step):
+            "The share of the peak learning rate at `step`: warm-up, then cosine over the share of the budget spent."
+            spent = min(1.0, (now() - self.t0) / budget_s)
+            return min(1.0, (step + 1) / max(1, warmup_steps)) * 0.5 * (1 + math.cos(math.pi * spent))
         def on_train_begin(self, args, state, control, **kw): self.t0, self.w0, self.c0 = now(), time.perf_counter(), time.process_time()
+        def on_step_begin(self, args, state, control, lr_scheduler=None, optimizer=None, **kw):
+            sched = getattr(lr_scheduler, 'scheduler', lr_scheduler)  # accelerate wraps it
+            if not decay or sched is None or getattr(sched, 'budget_decay', False): return
+            if not hasattr(sched, 'lr_lambdas'): raise SystemExit('--lr-scheduler budget_cosine needs a LambdaLR scheduler underneath')
+            sched.lr_lambdas, sched.budget_decay = [self.factor] * len(sched.lr_lambdas), True  # the trainer's own steps now follow the clock
+            for group, base in zip(optimizer.param_groups, sched.base_lrs): group['lr'] = base * self.factor(state.global_step)
         def on_step_end(self, args, state, control, **kw):
             if now() - self.t0 >= budget_s: control.should_training_stop = True
         def on_train_end(self, args, state, control, **kw):
@@ -81,9 +93,10 @@ def run_model(name: str, backup: Path, secs: dict, a, out: Path) -> dict:
     texts = [x['text'] for x in articles]
     train = {**secs['train'], 'model': name, 'data_dir': str(work/'data'), 'output_dir': str(work/'train'), 'resume': False,
              'max_steps': 1_000_000, 'save_steps': 1_000_000, 'eval_steps': 1_000_000, 'early_stopping_patience': None,
-             'lr_scheduler_type': a.lr_scheduler, 'warmup_steps': a.warmup_steps}
+             'lr_scheduler_type': 'constant' if a.lr_scheduler == 'budget_cosine' else a.lr_scheduler,
+             'warmup_steps': 0 if a.lr_scheduler == 'budget_cosine' else a.warmup_steps}
     train.update({k: parse_value(v) for k, v in (kv.split('=', 1) for kv in a.train)})
-    clock = budget_callback(a.budget, a.clock)
+    clock = budget_callback(a.budget, a.clock, a.lr_scheduler == 'budget_cosine', a.warmup_steps)
     manifest = run_train(make_train_config(train), callbacks=[clock])
     model, tok, _ = load_eval_model(Path(manifest['adapter_dir']), device='cpu')
     with model.disable_adapter(): base = per_char(model, tok, texts, secs['eval'])
@@ -136,7 +149,8 @@ def main(argv=None):
     ap.add_argument('--budget', type=float, default=600, help='training seconds per model (of --clock)')
     ap.add_argument('--clock', choices=('cpu', 'wall'), default='cpu', help='cpu: process CPU-seconds; wall: wall-clock seconds')
     ap.add_argument('--train', nargs='*', default=[], metavar='KEY=VALUE', help='train overrides on top of the parameters file')
-    ap.add_argument('--lr-scheduler', default='constant_with_warmup')
+    ap.add_argument('--lr-scheduler', default='budget_cosine',
+                    help="budget_cosine: the recipe's cosine decay spread over the time budget; or any transformers scheduler name (its steps unknown: use a constant one)")
     ap.add_argument('--warmup-steps', type=int, default=2)
     ap.add_argument('--max-articles', type=int, default=24, help='held-out articles measured')
     ap.add_argument('--judge', action='store_true', help="also run the evaluation's judge on each adapter (slow: it generates)")

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 # %% auto #0
-__all__ = ['PRIVACY_ENV', 'STYLE_TUNE_MARKER', 'CHATML_TEMPLATE', 'NetworkForbidden', 'atomic_write', 'remove_stale_temps',
-           'atomic_dir', 'dumps_json', 'write_json', 'write_jsonl', 'read_jsonl', 'sha256_bytes', 'sha256_file',
-           'private_dir', 'made_by_style_tune', 'replace_folder', 'forbid_network', 'can_unshare_network',
-           'run_without_network', 'ConfigError', 'validate_config', 'load_yaml', 'write_yaml', 'pick_device',
-           'seed_everything', 'hardware_info', 'make_tiny_tokenizer', 'make_tiny_model']
+__all__ = ['PRIVACY_ENV', 'STYLE_TUNE_MARKER', 'CHATML_TEMPLATE', 'RAW_TEXT_OPENING', 'RAW_TEXT_ADVICE', 'NetworkForbidden',
+           'atomic_write', 'remove_stale_temps', 'atomic_dir', 'dumps_json', 'write_json', 'write_jsonl', 'read_jsonl',
+           'sha256_bytes', 'sha256_file', 'private_dir', 'made_by_style_tune', 'replace_folder', 'forbid_network',
+           'can_unshare_network', 'run_without_network', 'ConfigError', 'validate_config', 'load_yaml', 'write_yaml',
+           'pick_device', 'seed_everything', 'hardware_info', 'make_tiny_tokenizer', 'make_tiny_model']
 
 # %% ../nbs/90_core.ipynb #1c7cb84d
 PRIVACY_ENV = {
@@ -543,3 +543,8 @@ def make_tiny_model(out_dir, # folder to write the model and tokenizer to
     model.save_pretrained(out_dir, safe_serialization=True)
     tok.save_pretrained(out_dir)
     return out_dir
+
+# %% ../nbs/90_core.ipynb #48d7e1a2
+RAW_TEXT_OPENING = '那天下午，我'  # an opening to give a raw-text adapter instead of an instruction
+RAW_TEXT_ADVICE = ('trained on raw text: it continues each prompt as the opening of a text of yours and does not follow instructions; '
+                   f'give it an opening (e.g. "{RAW_TEXT_OPENING}") or train on instruction samples (prep mode: chat)')

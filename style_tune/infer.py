@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .core import (ConfigError, validate_config, load_yaml, write_json, write_jsonl, read_jsonl, sha256_file,
-                             private_dir, made_by_style_tune, STYLE_TUNE_MARKER, seed_everything, atomic_dir)
+                             private_dir, made_by_style_tune, STYLE_TUNE_MARKER, seed_everything, atomic_dir, RAW_TEXT_ADVICE)
 from .models import (resolve_model, load_model_and_tokenizer, load_tokenizer, ModelConfig, model_config, load_model,
                                InferenceModel, adapter_missing, check_adapter_dir, _fetch_adapter, _PICKLE_SUFFIXES, find_manifest,
                                read_manifest, is_chat_adapter, model_manifest, base_of_adapter, adapter_name, _as_adapter_dict, quantization_name,
@@ -450,8 +450,7 @@ def merge_cli(cfg:InferConfig, # from `parse_infer_args`
     return 0
 
 # %% ../nbs/03_infer.ipynb #3c1a0e1f
-RAW_TEXT_NOTE = ('note: this adapter was trained on raw text: it continues each prompt as the opening of a text of yours '
-                 'and does not follow instructions (give an opening, e.g. "那天下午，我"; or train on instruction samples, prep mode chat)')
+RAW_TEXT_NOTE = f'note: this adapter was {RAW_TEXT_ADVICE}'
 
 def generate_cli(cfg:InferConfig, # from `parse_infer_args`
                  options:GenerateOptions, # its options

@@ -583,8 +583,7 @@ def report_generations(run:RunContents, n:int=3) -> list[str]:
     "The first `n` generations of 03_infer, prompt and output."
     if not (records := run.content('infer')): return []
     lines = ['', '## Sample generations', '']
-    if _raw_text_adapter(run): lines += ['The adapter was trained on raw text: it continues each prompt as the opening of a text of yours and does '
-                                         'not follow instructions; give it an opening (or train on instruction samples, prep `mode: chat`).', '']
+    if _raw_text_adapter(run): lines += [f'The adapter was {RAW_TEXT_ADVICE}.', '']
     for r in records[:n]:
         prompt = str(r.get('prompt') or '')[:200].replace('\n', ' ')
         lines += [f'> **prompt:** {prompt}', '>', f"> **output:** {str(r.get('output') or '')[:400].replace(chr(10), ' ')}", '']
@@ -600,7 +599,7 @@ def report_next_steps(run:RunContents) -> list[str]:
             "Parameters: [params.json](params.json); each stage's full config is in [configs/](configs). Run again with "
             '`style-tune run <file>`: stages whose inputs did not change are skipped.', '',
             'Write with the adapter:', '', '```sh',
-            f'style-tune generate --adapter {adapter} --prompt "{"那天下午，我" if _raw_text_adapter(run) else "写一段关于下雨天的随笔。"}"', '```', '']
+            f'style-tune generate --adapter {adapter} --prompt "{RAW_TEXT_OPENING if _raw_text_adapter(run) else "写一段关于下雨天的随笔。"}"', '```', '']
 
 # %% ../nbs/04_pipeline.ipynb #9eaf5c90
 def report_authors(run:RunContents) -> list[str]:
