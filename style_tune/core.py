@@ -544,7 +544,7 @@ def make_tiny_model(out_dir, # folder to write the model and tokenizer to
     tok.save_pretrained(out_dir)
     return out_dir
 
-# %% ../nbs/90_core.ipynb #48d7e1a2
+# %% ../nbs/90_core.ipynb #10091b20
 RAW_TEXT_OPENING = '那天下午，我'  # an opening to give a raw-text adapter instead of an instruction
 RAW_TEXT_ADVICE = ('trained on raw text: it continues each prompt as the opening of a text of yours and does not follow instructions; '
                    f'give it an opening (e.g. "{RAW_TEXT_OPENING}") or train on instruction samples (prep mode: chat)')
