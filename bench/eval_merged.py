@@ -19,13 +19,7 @@ from style_tune.evaluation import article_nll
 from style_tune.infer import make_test_adapter
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_ppl import demo_texts
-
-def best_of(fn, repeats):
-    "The shortest of `repeats` timings of `fn()`, and its last result."
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter(); out = fn(); times.append(time.perf_counter() - t)
-    return min(times), out
+from infer import timed as best_of  # best wall time of `repeats` calls, and the last result
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
