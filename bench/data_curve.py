@@ -27,7 +27,7 @@ import argparse, json, math, random, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from embedded_compare import DEFAULT_BACKUP, ROOT, backup_folder, parse_value, per_char, sections  # the same prep, windows and sums
+from embedded_compare import DEFAULT_BACKUP, ROOT, backup_folder, parse_pairs, per_char, sections  # the same prep, windows and sums
 
 
 def subset(full: Path, out: Path, order: list[str], n: int) -> dict:
@@ -101,7 +101,7 @@ def main(argv=None):
     from style_tune.evaluation import load_eval_model
     secs = sections(a.params)
     model = a.model or secs['train'].get('model', 'embedded')
-    prep = {**secs['prep'], 'tokenizer': model, **{k: parse_value(v) for k, v in (kv.split('=', 1) for kv in a.prep)}}
+    prep, train_overrides = {**secs['prep'], 'tokenizer': model, **parse_pairs(a.prep)}, parse_pairs(a.train)
     prep.pop('backup_dir', None)
     with tempfile.TemporaryDirectory(prefix='data_curve.') as tmp:
         out = a.out or Path(tmp)
@@ -116,7 +116,7 @@ def main(argv=None):
         for n in counts:
             data = subset(out/'full', out/f'n{n}', order, n)
             train = {**secs['train'], 'model': model, 'data_dir': str(out/f'n{n}'), 'output_dir': str(out/f'train{n}'), 'resume': False,
-                     **{k: parse_value(v) for k, v in (kv.split('=', 1) for kv in a.train)}}
+                     **train_overrides}
             manifest = run_train(make_train_config(train))
             net, tok, _ = load_eval_model(Path(manifest['adapter_dir']), device='cpu')
             if base is None:

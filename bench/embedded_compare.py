@@ -42,10 +42,12 @@ def sections(params: Path) -> dict:
     return {k: dict(raw.get(k) or {}) for k in ('prep', 'train', 'eval')}
 
 
-def parse_value(text: str):
-    "A command-line value as YAML reads it (numbers, booleans, null)."
+def parse_pairs(pairs: list[str]) -> dict:
+    "KEY=VALUE command-line arguments as a dict, each value as YAML reads it (numbers, booleans, null, [lists])."
     import yaml
-    return yaml.safe_load(text)
+    bad = [p for p in pairs or [] if '=' not in p]
+    if bad: sys.exit(f'expected KEY=VALUE, got {bad[0]!r}')
+    return {k.strip(): yaml.safe_load(v) for k, v in (p.split('=', 1) for p in pairs or [])}
 
 
 def budget_callback(budget_s: float, clock: str, decay: bool = True, warmup_steps: int = 2):
@@ -95,7 +97,7 @@ def run_model(name: str, backup: Path, secs: dict, a, out: Path) -> dict:
              'max_steps': 1_000_000, 'save_steps': 1_000_000, 'eval_steps': 1_000_000, 'early_stopping_patience': None,
              'lr_scheduler_type': 'constant' if a.lr_scheduler == 'budget_cosine' else a.lr_scheduler,
              'warmup_steps': 0 if a.lr_scheduler == 'budget_cosine' else a.warmup_steps}
-    train.update({k: parse_value(v) for k, v in (kv.split('=', 1) for kv in a.train)})
+    train.update(parse_pairs(a.train))
     clock = budget_callback(a.budget, a.clock, a.lr_scheduler == 'budget_cosine', a.warmup_steps)
     manifest = run_train(make_train_config(train), callbacks=[clock])
     model, tok, _ = load_eval_model(Path(manifest['adapter_dir']), device='cpu')

@@ -21,6 +21,9 @@ from __future__ import annotations
 import argparse, json, os, random, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from embedded_compare import parse_pairs  # KEY=VALUE arguments, values as YAML
+
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent/'shared'/'corpus'/'Wechat-Backup'
 RECIPES = ('ours', 'seed', 'trl')
@@ -128,16 +131,6 @@ def run_recipe(recipe: str, model: str, data_dir: str, steps: int, max_len: int,
                 final_loss=next((h['loss'] for h in reversed(trainer.state.log_history) if 'loss' in h), None))
 
 
-def parse_kv(items: list[str]) -> dict:
-    "`['a=1', 'b=true']` -> {'a': 1, 'b': True} (values read as YAML scalars)."
-    import yaml
-    out = {}
-    for it in items or []:
-        if '=' not in it: sys.exit(f'--ours takes KEY=VALUE, got {it!r}')
-        k, v = it.split('=', 1); out[k.strip()] = yaml.safe_load(v)
-    return out
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--model', default='embedded:smollm2-135m', help="an embedded model (falls back to 'tiny' if it cannot load; the README's table was measured with SmolLM2), 'tiny' or a folder")
@@ -156,8 +149,8 @@ def main():
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     if a.threads:
         import torch; torch.set_num_threads(a.threads)
-    ours = parse_kv(a.ours)
-    variants = {f'ours+{name}': {**ours, **parse_kv(kv.split(','))} for name, kv in a.variant}
+    ours = parse_pairs(a.ours)
+    variants = {f'ours+{name}': {**ours, **parse_pairs(kv.split(','))} for name, kv in a.variant}
     if a._recipe:  # child: one recipe
         print('RESULT ' + json.dumps(run_recipe(a._recipe, a.model, a._data, a.steps, a.max_len, a.batch, ours)), flush=True)
         return
