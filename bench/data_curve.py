@@ -48,14 +48,12 @@ def subset(full: Path, out: Path, order: list[str], n: int) -> dict:
 
 
 def fit(rows: list[dict], target: float) -> dict:
-    "Least squares of the ratio on log2(N); the N where the line meets `target` (None when the line does not fall)."
-    xs, ys = [math.log2(r['train_articles']) for r in rows], [r['ratio'] for r in rows]
+    "Least squares of the ratio on log2(N) (scipy's `linregress`); the N where the line meets `target` (None when the line does not fall)."
     if len(rows) < 2: return {'slope_per_doubling': None, 'articles_for_target': None}
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx else 0.0
-    n_target = 2 ** (mx + (target - my) / slope) if slope < 0 else None
-    return {'slope_per_doubling': slope, 'intercept_at_1': my - slope * mx, 'articles_for_target': n_target}
+    from scipy.stats import linregress
+    line = linregress([math.log2(r['train_articles']) for r in rows], [r['ratio'] for r in rows])
+    n_target = float(2 ** ((target - line.intercept) / line.slope)) if line.slope < 0 else None
+    return {'slope_per_doubling': float(line.slope), 'intercept_at_1': float(line.intercept), 'articles_for_target': n_target}
 
 
 def plot(rows: list[dict], line: dict, target: float, path: Path, model: str):
